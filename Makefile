@@ -1,0 +1,48 @@
+# One set of targets for developers and CI (.ci/run calls `make test`).
+#   make demo   set up the runtime and run the simulated district end to end
+#   make test   set up runtime + dev + train extras, lint, and run every test
+#   make test-fast   the same without the tests marked slow
+#   make bench  run bench/*.py and write docs/benchmarks.md
+#   make lint   ruff and mypy (strict on missions/)
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+
+export MPLBACKEND := Agg
+# Offline switches: nothing at run time may reach the internet.
+export HF_HUB_OFFLINE := 1
+export YOLO_OFFLINE := 1
+
+.PHONY: demo test test-fast bench lint clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.full: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -e '.[dev,train]'
+	touch $@ $(VENV)/.runtime
+
+demo: $(VENV)/.runtime
+	$(VENV)/bin/dronepatrol demo
+
+lint: $(VENV)/.full
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy missions
+
+test: $(VENV)/.full lint
+	$(PY) -m pytest
+
+test-fast: $(VENV)/.full
+	$(PY) -m pytest -m "not slow"
+
+bench: $(VENV)/.full
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Mission file formats: MAVLink items as plain data, QGroundControl .plan, QGC WPL 110, GeoJSON."""

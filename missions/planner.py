@@ -1,0 +1,242 @@
+"""The day's plan: patrol occurrences -> sorties -> airports and times.
+
+This is where the pieces meet: recurrence rules give occurrences, airspace and weather
+say where and when a drone may fly, the sortie splitter says what each airport would have
+to fly, and the assignment puts it on the docks' timelines. Every occurrence ends either
+scheduled or in `unscheduled` with its reasons; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shapely.geometry import LineString
+
+from missions.airspace import PathPoint, Violation
+from missions.assignment import Job, Option, Segment, assign
+from missions.fleet import Airport, DroneModel
+from missions.flight import Role
+from missions.geo import XY
+from missions.occurrences import Occurrence, expand
+from missions.patrols import Patrol, WorkPath, work_path
+from missions.scenario.model import Scenario
+from missions.sorties import NotFlyable, Sortie, SortiePlan, plan_sorties
+from missions.weather import Forecast
+
+CANDIDATE_AIRPORTS = 4
+"""Airports considered per patrol, nearest first: farther ones only add transit."""
+
+PLANNING_SLACK = timedelta(hours=1)
+"""Airspace is checked from release to this long after the latest start."""
+
+
+@dataclass(frozen=True)
+class ScheduledSortie:
+    """A sortie with its place in time."""
+
+    occurrence: str
+    patrol_id: str
+    airport_id: str
+    sortie: Sortie
+    launch_at: datetime
+    """When the launch order is given."""
+    landed_at: datetime
+    ready_at: datetime
+    """When the drone is charged for the next routine launch."""
+    cause: str
+    emergency: bool = False
+
+    def path(self) -> list[PathPoint]:
+        """The flight as timed 4-D points (each hold gives an arrival and a departure point)."""
+        out: list[PathPoint] = []
+        prof = self.sortie.profile
+        for wp, arr, dep in zip(self.sortie.waypoints, prof.arrive_s, prof.depart_s, strict=True):
+            out.append(PathPoint(wp.xy[0], wp.xy[1], wp.alt_m, self.launch_at + timedelta(seconds=arr)))
+            if dep > arr:
+                out.append(PathPoint(wp.xy[0], wp.xy[1], wp.alt_m, self.launch_at + timedelta(seconds=dep)))
+        return out
+
+
+@dataclass(frozen=True)
+class Unscheduled:
+    """An occurrence that will not be flown, and why."""
+
+    occurrence: str
+    patrol_id: str
+    release: datetime
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    start: datetime
+    end: datetime
+    sorties: tuple[ScheduledSortie, ...]
+    unscheduled: tuple[Unscheduled, ...]
+    occurrences: int
+    cost: float
+
+    def by_airport(self) -> dict[str, list[ScheduledSortie]]:
+        out: dict[str, list[ScheduledSortie]] = {}
+        for s in self.sorties:
+            out.setdefault(s.airport_id, []).append(s)
+        return out
+
+
+class _JobBuilder:
+    """Turns occurrences into assignment jobs, caching work paths and sortie plans."""
+
+    def __init__(self, scenario: Scenario, forecast: Forecast, t0: datetime) -> None:
+        self.sc = scenario
+        self.forecast = forecast
+        self.t0 = t0
+        self._work: dict[tuple[str, str], WorkPath] = {}
+        self._plans: dict[tuple[object, ...], SortiePlan | str] = {}
+        self.reasons: dict[str, list[str]] = {}
+        self.plans: dict[tuple[str, str], SortiePlan] = {}
+
+    def secs(self, t: datetime) -> int:
+        return round((t - self.t0).total_seconds())
+
+    def work(self, patrol: Patrol, drone: DroneModel) -> WorkPath:
+        key = (patrol.id, drone.name)
+        if key not in self._work:
+            self._work[key] = work_path(patrol, drone)
+        return self._work[key]
+
+    def candidates(self, patrol: Patrol) -> list[Airport]:
+        pool = [self.sc.airports[a] for a in patrol.airports] if patrol.airports else list(self.sc.airports.values())
+        centre = patrol.geometry.centroid
+        pool.sort(key=lambda a: (centre.distance(LineString([a.xy, a.xy]).centroid), a.id))
+        return pool[:CANDIDATE_AIRPORTS]
+
+    def job(self, occ: Occurrence) -> Job:
+        p = occ.patrol
+        reasons = self.reasons.setdefault(occ.key, [])
+        drone_alt = max(p.altitude_m, max(a.drone.transit_alt_m for a in self.sc.airports.values()))
+        blocked = self.sc.airspace.blocked_zone_ids(
+            occ.release, occ.deadline + PLANNING_SLACK, self.sc.approvals, alt_m=drone_alt, emergency=p.emergency
+        )
+        crossing = sorted(zid for zid in blocked if self.sc.airspace.zone(zid).area.intersects(p.geometry.buffer(1.0)))
+        if crossing:
+            names = ", ".join(f"{z} ({self.sc.airspace.zone(z).name})" for z in crossing)
+            when = f"{occ.release:%H:%M}-{(occ.deadline + PLANNING_SLACK):%H:%M}"
+            reasons.append(f"patrol lies in {names}, closed to it at {when}: no approval covers that time")
+            return Job(occ.key, self.secs(occ.release), self.secs(occ.deadline), p.weight, ())
+        # Plan for the strongest wind the drone may still launch in during the window:
+        # stronger spells are weather holds, handled when placing the job in time.
+        max_wind = min(a.drone.max_wind_ms for a in self.sc.airports.values())
+        samples = self.forecast.during(occ.release, occ.deadline + PLANNING_SLACK)
+        flyable = [s for s in samples if s.wind_ms <= max_wind] or samples
+        worst = max(flyable, key=lambda s: s.wind_ms)
+        wind: XY = (round(worst.wind[0], 0), round(worst.wind[1], 0))
+        router = self.sc.airspace.router(blocked)
+        options: list[Option] = []
+        for ap in self.candidates(p):
+            key = (p.id, ap.id, blocked, wind)
+            hit = self._plans.get(key)
+            if hit is None:
+                try:
+                    hit = plan_sorties(p.id, self.work(p, ap.drone), ap, router, wind)
+                except NotFlyable as exc:
+                    hit = str(exc)
+                self._plans[key] = hit
+            if isinstance(hit, str):
+                reasons.append(hit)
+                continue
+            self.plans[(occ.key, ap.id)] = hit
+            options.append(_option(hit, ap))
+        return Job(occ.key, self.secs(occ.release), self.secs(occ.deadline), p.weight, tuple(options))
+
+
+def _option(plan: SortiePlan, ap: Airport) -> Option:
+    segments: list[Segment] = []
+    t = 0
+    for s in plan.sorties:
+        fly = math.ceil(s.duration_s)
+        charge = math.ceil(ap.dock.charge.seconds_to(s.land_soc, s.start_soc))
+        segments.append(Segment(t, fly, True))
+        segments.append(Segment(t + fly, charge, False))
+        t += fly + charge
+    flight = sum(seg.length_s for seg in segments if seg.flying)
+    return Option(ap.id, t, flight, tuple(segments))
+
+
+def _holds(scenario: Scenario, forecast: Forecast, t0: datetime):  # type: ignore[no-untyped-def]
+    def check(airport_id: str, a: int, b: int) -> int | None:
+        drone = scenario.airports[airport_id].drone
+        start, end = t0 + timedelta(seconds=a), t0 + timedelta(seconds=b)
+        samples = forecast.during(start, end)
+        for k, s in enumerate(samples):
+            if forecast.blockers(drone, max(s.at, start), max(s.at, start)):
+                nxt = samples[k + 1].at if k + 1 < len(samples) else None
+                if nxt is None:
+                    later = [x.at for x in forecast.samples if x.at > s.at]
+                    nxt = later[0] if later else end + timedelta(hours=1)
+                return int((nxt - t0).total_seconds())
+        return None
+
+    return check
+
+
+def check_sortie(scenario: Scenario, s: ScheduledSortie) -> list[Violation]:
+    return scenario.airspace.check_path(s.path(), scenario.approvals, emergency=s.emergency)
+
+
+def plan_day(scenario: Scenario, start: datetime, hours: float = 24.0, forecast: Forecast | None = None) -> DayPlan:
+    """Plan every patrol released in [start, start + hours)."""
+    start, end = scenario.horizon(start, hours)
+    forecast = forecast or scenario.weather.forecast(start - timedelta(hours=1), end + timedelta(hours=6))
+    occs = expand(scenario.patrols.values(), forecast, start, end)
+    builder = _JobBuilder(scenario, forecast, start)
+    jobs = [builder.job(o) for o in occs]
+    placements = assign(jobs, list(scenario.airports), _holds(scenario, forecast, start))
+
+    sorties: list[ScheduledSortie] = []
+    unscheduled: list[Unscheduled] = []
+    for occ, job in zip(occs, jobs, strict=True):
+        pl = placements.get(occ.key)
+        if pl is None:
+            reasons = list(dict.fromkeys(builder.reasons.get(occ.key, [])))
+            if job.options:
+                blockers = []
+                for ap in {o.airport for o in job.options}:
+                    blockers += forecast.blockers(scenario.airports[ap].drone, occ.release, occ.deadline)
+                blockers = list(dict.fromkeys(blockers))
+                if blockers:
+                    reasons.append("weather: " + "; ".join(blockers))
+                reasons.append(
+                    f"no dock among {', '.join(o.airport for o in job.options)} is free and flyable "
+                    f"for a launch between {occ.release:%H:%M} and {occ.deadline:%H:%M}"
+                )
+            unscheduled.append(Unscheduled(occ.key, occ.patrol.id, occ.release, tuple(reasons)))
+            continue
+        plan = builder.plans[(occ.key, pl.airport)]
+        dock = scenario.airports[pl.airport].dock
+        t = start + timedelta(seconds=pl.start_s)
+        placed: list[ScheduledSortie] = []
+        for s in plan.sorties:
+            landed = t + timedelta(seconds=s.duration_s)
+            ready = landed + timedelta(seconds=dock.charge.seconds_to(s.land_soc, s.start_soc))
+            placed.append(
+                ScheduledSortie(
+                    occ.key, occ.patrol.id, pl.airport, s, t, landed, ready, occ.cause, occ.patrol.emergency
+                )
+            )
+            t = start + timedelta(seconds=math.ceil((ready - start).total_seconds()))
+        violations = [v for s in placed for v in check_sortie(scenario, s)]
+        if violations:
+            why = dict.fromkeys(f"planned path rejected: {v.reason.split(' at ')[0]}" for v in violations)
+            unscheduled.append(Unscheduled(occ.key, occ.patrol.id, occ.release, tuple(why)))
+            continue
+        sorties.extend(placed)
+    sorties.sort(key=lambda s: (s.launch_at, s.airport_id))
+    from missions.assignment import schedule_cost
+
+    return DayPlan(start, end, tuple(sorties), tuple(unscheduled), len(occs), schedule_cost(jobs, placements))
+
+
+def transit_roles() -> frozenset[Role]:
+    return frozenset({Role.TRANSIT, Role.PAD})

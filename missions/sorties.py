@@ -1,0 +1,252 @@
+"""Splitting a patrol into sorties that a drone flies with its reserve intact.
+
+A sortie leaves its airport, transits (around every zone it may not enter) to where the
+work resumes, flies as much of the patrol as the battery allows while keeping enough to
+come home with the reserve, and returns. Long patrols become several sorties; a divisible
+path (a route, lawnmower lines) may end a sortie part-way along a leg, found by bisection.
+Both directions of the path are tried, and the plan with fewer, then shorter, sorties wins.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+from missions.energy import hover_energy_wh
+from missions.fleet import Airport
+from missions.flight import SPOOL_S, Profile, Role, Waypoint, leg_cost, profile
+from missions.geo import XY
+from missions.patrols import WorkPath, WorkPoint
+from missions.routing import Router, Unreachable
+
+MAX_SORTIES = 8
+"""A patrol needing more sorties than this from one airport is not worth flying from it."""
+
+MIN_PROGRESS_M = 50.0
+"""A sortie that cannot advance this far along the work path is not worth launching."""
+
+
+class NotFlyable(Exception):
+    """This airport cannot fly this patrol; the message says why."""
+
+
+@dataclass(frozen=True)
+class Sortie:
+    """One flight from launch to landing."""
+
+    patrol_id: str
+    airport_id: str
+    land_airport_id: str
+    number: int
+    of: int
+    waypoints: tuple[Waypoint, ...]
+    profile: Profile
+    start_soc: float
+    land_soc: float
+    work_share: tuple[float, float]
+    """Share of the patrol's work path flown, as (from, to) fractions of its length."""
+
+    @property
+    def duration_s(self) -> float:
+        return self.profile.total_s
+
+
+@dataclass(frozen=True)
+class SortiePlan:
+    """All the sorties one airport flies for one patrol occurrence."""
+
+    patrol_id: str
+    airport_id: str
+    sorties: tuple[Sortie, ...]
+
+    @property
+    def flight_s(self) -> float:
+        return sum(s.duration_s for s in self.sorties)
+
+    @property
+    def distance_m(self) -> float:
+        return sum(s.profile.distance_m for s in self.sorties)
+
+
+def _lerp(a: WorkPoint, b: WorkPoint, f: float) -> WorkPoint:
+    return WorkPoint(
+        (a.xy[0] + (b.xy[0] - a.xy[0]) * f, a.xy[1] + (b.xy[1] - a.xy[1]) * f),
+        a.alt_m + (b.alt_m - a.alt_m) * f,
+        b.speed_ms,
+        0.0,
+        b.roi,
+    )
+
+
+def _wp(p: WorkPoint) -> Waypoint:
+    return Waypoint(p.xy, p.alt_m, p.speed_ms, Role.WORK, p.hold_s, p.roi)
+
+
+class _Planner:
+    """Greedy sortie builder for one (patrol, airport, free space, wind)."""
+
+    def __init__(self, airport: Airport, router: Router, wind: XY) -> None:
+        self.airport = airport
+        self.drone = airport.drone
+        self.dock = airport.dock
+        self.router = router
+        self.wind = wind
+        self.start_soc = self.dock.launch_soc
+        # The spool-up and touchdown on the pads draw from the same battery.
+        spool_wh = 2 * hover_energy_wh(self.drone.power, SPOOL_S, (0.0, 0.0))
+        self.budget_wh = (self.start_soc - self.drone.reserve) * self.drone.battery_wh - spool_wh
+        pad = airport.xy
+        alt = self.drone.transit_alt_m
+        cruise = self.drone.cruise_speed_ms
+        self.pad0 = Waypoint(pad, 0.0, self.drone.climb_rate_ms, Role.PAD)
+        self.pad_up = Waypoint(pad, alt, self.drone.climb_rate_ms, Role.PAD)
+        self.pad_down = Waypoint(pad, 0.0, self.drone.descent_rate_ms, Role.PAD)
+        self.pad_hi = Waypoint(pad, alt, cruise, Role.TRANSIT)
+        self._ret_cache: dict[tuple[XY, float], tuple[list[Waypoint], float, float]] = {}
+
+    def _transit(self, a: XY, b: XY) -> list[XY]:
+        try:
+            return list(self.router.route(a, b).points[1:-1])
+        except Unreachable as exc:
+            raise NotFlyable(f"no transit path from {self.airport.id}: {exc}") from exc
+
+    def outbound(self, p: WorkPoint) -> list[Waypoint]:
+        alt, cruise = self.drone.transit_alt_m, self.drone.cruise_speed_ms
+        mids = [Waypoint(q, alt, cruise, Role.TRANSIT) for q in self._transit(self.airport.xy, p.xy)]
+        return [self.pad0, self.pad_up, *mids, _wp(p)]
+
+    def home(self, p: WorkPoint) -> tuple[list[Waypoint], float, float]:
+        """Waypoints after p back onto the pad, with their (seconds, Wh)."""
+        key = (p.xy, p.alt_m)
+        hit = self._ret_cache.get(key)
+        if hit is not None:
+            return hit
+        alt, cruise = self.drone.transit_alt_m, self.drone.cruise_speed_ms
+        mids = [Waypoint(q, alt, cruise, Role.TRANSIT) for q in self._transit(p.xy, self.airport.xy)]
+        wps = [*mids, self.pad_hi, self.pad_down]
+        s, wh = self.cost([_wp(p), *wps])
+        self._ret_cache[key] = (wps, s, wh)
+        return wps, s, wh
+
+    def cost(self, wps: list[Waypoint]) -> tuple[float, float]:
+        s = wh = 0.0
+        for a, b in itertools.pairwise(wps):
+            ds, dwh, _ = leg_cost(self.drone, a, b, self.wind)
+            s += ds
+            wh += dwh
+        return s, wh
+
+    def fits(self, s: float, wh: float) -> bool:
+        return wh <= self.budget_wh and s <= self.drone.max_sortie_s
+
+    def plan(self, patrol_id: str, work: WorkPath) -> list[tuple[list[Waypoint], tuple[float, float]]]:
+        pts = list(work.points)
+        lengths = [math.dist(a.xy, b.xy) for a, b in itertools.pairwise(pts)]
+        total_len = sum(lengths) or 1.0
+        done_len = 0.0
+        flights: list[tuple[list[Waypoint], tuple[float, float]]] = []
+        i, cur = 0, pts[0]
+        while True:
+            if len(flights) >= MAX_SORTIES:
+                raise NotFlyable(f"needs more than {MAX_SORTIES} sorties from {self.airport.id}")
+            start_len = done_len
+            wps = self.outbound(cur)
+            s, wh = self.cost(wps)
+            _, rs, rwh = self.home(cur)
+            if not self.fits(s + rs, wh + rwh):
+                km = math.dist(self.airport.xy, cur.xy) / 1000
+                raise NotFlyable(
+                    f"{self.airport.id} is too far ({km:.1f} km, wind {math.hypot(*self.wind):.0f} m/s) "
+                    "to reach it with the reserve intact"
+                )
+            finished = False
+            while True:
+                if i >= len(pts) - 1:
+                    finished = True
+                    break
+                nxt = pts[i + 1]
+                ls, lwh, _ = leg_cost(self.drone, wps[-1], _wp(nxt), self.wind)
+                _, rs, rwh = self.home(nxt)
+                if self.fits(s + ls + rs, wh + lwh + rwh):
+                    wps.append(_wp(nxt))
+                    s, wh = s + ls, wh + lwh
+                    done_len += lengths[i] * (1.0 - self._frac_on(cur, pts[i], lengths[i]))
+                    i, cur = i + 1, nxt
+                    continue
+                if not work.divisible:
+                    raise NotFlyable(f"the patrol does not fit one sortie from {self.airport.id}")
+                base = self._frac_on(cur, pts[i], lengths[i])
+                lo, hi = base, 1.0
+                for _ in range(18):
+                    mid = (lo + hi) / 2
+                    q = _lerp(pts[i], nxt, mid)
+                    ls, lwh, _ = leg_cost(self.drone, wps[-1], _wp(q), self.wind)
+                    _, rs, rwh = self.home(q)
+                    if self.fits(s + ls + rs, wh + lwh + rwh):
+                        lo = mid
+                    else:
+                        hi = mid
+                if (lo - base) * lengths[i] >= 1.0:
+                    q = _lerp(pts[i], nxt, lo)
+                    ls, lwh, _ = leg_cost(self.drone, wps[-1], _wp(q), self.wind)
+                    wps.append(_wp(q))
+                    s, wh = s + ls, wh + lwh
+                    done_len += (lo - base) * lengths[i]
+                    cur = q
+                break
+            if done_len - start_len < MIN_PROGRESS_M and not finished:
+                km = math.dist(self.airport.xy, cur.xy) / 1000
+                raise NotFlyable(f"{self.airport.id} is too far ({km:.1f} km) to make progress on it")
+            back, _, _ = self.home(cur)
+            wps.extend(back)
+            flights.append((wps, (start_len / total_len, min(done_len / total_len, 1.0))))
+            if finished:
+                return flights
+
+    @staticmethod
+    def _frac_on(cur: WorkPoint, a: WorkPoint, length: float) -> float:
+        return math.dist(a.xy, cur.xy) / length if length > 0 else 1.0
+
+    def to_sorties(
+        self, patrol_id: str, flights: list[tuple[list[Waypoint], tuple[float, float]]]
+    ) -> tuple[Sortie, ...]:
+        out: list[Sortie] = []
+        for n, (wps, share) in enumerate(flights, start=1):
+            prof = profile(self.drone, self.dock, tuple(wps), self.wind)
+            land_soc = self.start_soc - prof.total_wh / self.drone.battery_wh
+            out.append(
+                Sortie(
+                    patrol_id,
+                    self.airport.id,
+                    self.airport.id,
+                    n,
+                    len(flights),
+                    tuple(wps),
+                    prof,
+                    self.start_soc,
+                    land_soc,
+                    share,
+                )
+            )
+        return tuple(out)
+
+
+def plan_sorties(patrol_id: str, work: WorkPath, airport: Airport, router: Router, wind: XY) -> SortiePlan:
+    """The best out-and-back sortie plan for a patrol from an airport; NotFlyable if none."""
+    planner = _Planner(airport, router, wind)
+    candidates: list[tuple[tuple[int, float], list[tuple[list[Waypoint], tuple[float, float]]]]] = []
+    errors: list[str] = []
+    reversed_work = WorkPath(tuple(reversed(work.points)), work.divisible, work.sweep)
+    for path in (work, reversed_work):
+        try:
+            flights = planner.plan(patrol_id, path)
+        except NotFlyable as exc:
+            errors.append(str(exc))
+            continue
+        total = sum(planner.cost(w)[0] for w, _ in flights)
+        candidates.append(((len(flights), total), flights))
+    if not candidates:
+        raise NotFlyable(errors[0])
+    _, best = min(candidates, key=lambda c: c[0])
+    return SortiePlan(patrol_id, airport.id, planner.to_sorties(patrol_id, best))

@@ -1,0 +1,192 @@
+"""`dronepatrol`: the command line, and the composition root of the service.
+
+Commands:
+  plan       the day's patrol schedule per airport, and what was not scheduled and why
+  dispatch   the drone that reaches a point first, with every candidate's ETA
+  coverage   the share of the district reached within N minutes, with a map
+  demo       the simulated district end to end on the built-in scenario
+
+Bad input (a malformed scenario, a point outside the district, an unknown airport) ends
+with one line naming the file, the item and the reason, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from missions.errors import MissionsError
+from missions.scenario import Scenario, load_scenario
+from orchestrator.settings import ConfigError, Settings
+
+log = logging.getLogger("dronepatrol")
+
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(Exception):
+    """A command-line value that makes no sense (bad time, bad number)."""
+
+
+def _time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an ISO time such as 2026-12-02T08:00+08:00") from None
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value:g} must be positive")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dronepatrol", description="Drone patrols from automated drone airports.")
+    p.add_argument("--config", type=Path, help="settings file (YAML); default ./dronepatrol.yaml if present")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def scenario_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--scenario", type=Path, help="scenario folder or scenario.yaml (default: built-in Nanshan)")
+
+    sp = sub.add_parser("plan", help="plan the patrols of a day")
+    scenario_arg(sp)
+    sp.add_argument("--start", type=_time, help="start of the horizon (default: the scenario's day, 00:00 local)")
+    sp.add_argument("--hours", type=_positive, default=24.0, help="length of the horizon (default 24)")
+    sp.add_argument("--json", action="store_true", help="print JSON instead of text")
+    sp.add_argument("--out", type=Path, help="write one .plan per sortie and paths.geojson here")
+
+    sp = sub.add_parser("dispatch", help="which drone reaches a point first")
+    scenario_arg(sp)
+    sp.add_argument("lat", type=float)
+    sp.add_argument("lon", type=float)
+    sp.add_argument("--at", type=_time, help="time of the alert (default: the scenario's day, 12:00)")
+    sp.add_argument("--priority", type=int, default=1, choices=range(1, 6), help="alert priority, 1 most urgent")
+    sp.add_argument("--json", action="store_true")
+
+    sp = sub.add_parser("coverage", help="share of the district reached within N minutes")
+    scenario_arg(sp)
+    sp.add_argument("--minutes", type=_positive, default=5.0)
+    sp.add_argument("--cell", type=_positive, default=200.0, help="grid cell size in metres (default 200)")
+    sp.add_argument("--png", type=Path, help="write a map image here")
+    sp.add_argument("--json", action="store_true")
+
+    sp = sub.add_parser("demo", help="run the simulated district end to end")
+    scenario_arg(sp)
+    sp.add_argument("--out", type=Path, help="where to write the demo's files (default: <data_dir>/demo)")
+    return p
+
+
+def _scenario(args: argparse.Namespace, settings: Settings) -> Scenario:
+    path = getattr(args, "scenario", None) or settings.scenario
+    scenario = load_scenario(path)
+    log.info(
+        "scenario %s: %d airports, %d patrols, %d zones",
+        scenario.name,
+        len(scenario.airports),
+        len(scenario.patrols),
+        len(scenario.airspace.zones),
+    )
+    return scenario
+
+
+def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
+    from missions.planner import plan_day
+    from orchestrator.reports.export import write_plan_files
+    from orchestrator.reports.plan_report import plan_json, plan_text
+
+    sc = _scenario(args, settings)
+    start = sc.localize(args.start) if args.start else sc.day_start()
+    plan = plan_day(sc, start, args.hours)
+    print(json.dumps(plan_json(sc, plan), ensure_ascii=False, indent=2) if args.json else plan_text(sc, plan))
+    if args.out:
+        files = write_plan_files(sc, plan, args.out)
+        log.info("wrote %d mission files and %s", len(files) - 1, files[-1])
+    return 0
+
+
+def cmd_dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from missions.dispatch import dispatch
+    from orchestrator.reports.dispatch_report import dispatch_json, dispatch_text
+
+    sc = _scenario(args, settings)
+    at = sc.localize(args.at) if args.at else sc.day_start().replace(hour=12)
+    decision = dispatch(sc, args.lon, args.lat, at, priority=args.priority)
+    print(json.dumps(dispatch_json(decision), ensure_ascii=False, indent=2) if args.json else dispatch_text(decision))
+    return 0
+
+
+def cmd_coverage(args: argparse.Namespace, settings: Settings) -> int:
+    from missions.reach import reach
+    from orchestrator.reports.coverage_report import coverage_json, coverage_png, coverage_text
+
+    sc = _scenario(args, settings)
+    rm = reach(sc, args.minutes, args.cell)
+    out = coverage_json(rm)
+    if args.png:
+        out["png"] = str(coverage_png(sc, rm, args.png))
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(coverage_text(sc, rm))
+        if args.png:
+            print(f"Map: {args.png}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from missions.planner import plan_day
+    from missions.reach import reach
+    from orchestrator.reports.coverage_report import coverage_png, coverage_text
+    from orchestrator.reports.export import write_plan_files
+    from orchestrator.reports.plan_report import plan_text
+
+    sc = _scenario(args, settings)
+    out: Path = args.out or settings.data_dir / "demo"
+    plan = plan_day(sc, sc.day_start(), 24)
+    print(plan_text(sc, plan))
+    files = write_plan_files(sc, plan, out / "plans")
+    rm = reach(sc, 5.0, 200.0)
+    png = coverage_png(sc, rm, out / "coverage.png")
+    print()
+    print(coverage_text(sc, rm))
+    print()
+    print(f"Mission files: {len(files) - 1} .plan files and {files[-1]}")
+    print(f"Coverage map:  {png}")
+    return 0
+
+
+COMMANDS = {"plan": cmd_plan, "dispatch": cmd_dispatch, "coverage": cmd_coverage, "demo": cmd_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.load(args.config)
+    except ConfigError as exc:
+        print(f"dronepatrol: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    try:
+        return COMMANDS[args.command](args, settings)
+    except (MissionsError, UsageError) as exc:
+        print(f"dronepatrol: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

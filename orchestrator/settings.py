@@ -1,0 +1,59 @@
+"""The service's configuration: one strict pydantic settings model, read from YAML.
+
+Sources, later ones winning: defaults, the YAML file (`--config`, else the path in
+DRONEPATROL_CONFIG, else ./dronepatrol.yaml when present), then DRONEPATROL_* variables.
+Unknown keys are errors, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """The configuration file or environment is invalid; the message says where."""
+
+
+class Settings(BaseSettings):
+    """Everything an operator may set."""
+
+    model_config = SettingsConfigDict(env_prefix="DRONEPATROL_", extra="forbid", frozen=True)
+
+    version: Literal[1] = 1
+    scenario: Path | None = Field(None, description="Scenario folder; the built-in Nanshan scenario when unset")
+    data_dir: Path = Field(Path("var"), description="Where the service writes its files (plans, maps, database)")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Settings:
+        """Read the YAML file (if any) and the environment."""
+        if path is None and os.environ.get("DRONEPATROL_CONFIG"):
+            path = Path(os.environ["DRONEPATROL_CONFIG"])
+        if path is None and Path("dronepatrol.yaml").is_file():
+            path = Path("dronepatrol.yaml")
+        data: dict[str, Any] = {}
+        if path is not None:
+            try:
+                loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                raise ConfigError(f"{path}: file not found") from None
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+            if loaded is not None and not isinstance(loaded, dict):
+                raise ConfigError(f"{path}: expected a mapping of settings")
+            data = loaded or {}
+        try:
+            # Environment variables override the file: pydantic-settings gives init
+            # arguments precedence, so only pass file keys the environment does not set.
+            env_keys = {k.removeprefix("DRONEPATROL_").lower() for k in os.environ if k.startswith("DRONEPATROL_")}
+            return cls(**{k: v for k, v in data.items() if k not in env_keys})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"{path or 'environment'}: {loc}: {first['msg']}") from None
