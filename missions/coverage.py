@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 from shapely import affinity
-from shapely.geometry import LineString, MultiLineString, Polygon
+from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from missions.geo import XY
@@ -65,24 +65,22 @@ def _segments_at(poly: Polygon, angle_deg: float, spacing: float, footprint_w: f
     span = (n - 1) * spacing
     y0 = miny + (height - span) / 2
     segments: list[tuple[XY, XY]] = []
+    half = footprint_w / 2
     for k in range(n):
         y = y0 + k * spacing
-        cut = rot.intersection(LineString([(minx - 1, y), (maxx + 1, y)]))
-        parts: list[LineString] = []
-        if isinstance(cut, LineString) and not cut.is_empty:
-            parts = [cut]
-        elif isinstance(cut, MultiLineString):
-            parts = [g for g in cut.geoms if g.length > 0]
-        elif hasattr(cut, "geoms"):
-            parts = [g for g in cut.geoms if isinstance(g, LineString) and g.length > 0]
-        if not parts:
-            # A line grazing a narrow tip: fly its nearest point so the tip is still seen.
-            p = rot.boundary.interpolate(rot.boundary.project(shapely.Point((minx + maxx) / 2, y)))
-            parts = [LineString([(p.x - 0.5, y), (p.x + 0.5, y)])]
-        parts.sort(key=lambda g: g.bounds[0])
-        # Run each line half a footprint past the edge so slanted edges are seen too.
-        ext = footprint_w / 2
-        row = [((g.bounds[0] - ext, y), (g.bounds[2] + ext, y)) for g in parts]
+        # Fly across everything of the polygon inside this line's footprint band, so
+        # slanted edges and sharp corners are seen as well as the line itself.
+        band = rot.intersection(shapely.box(minx - 1, y - half, maxx + 1, y + half))
+        parts = sorted(
+            (g.bounds[0], g.bounds[2]) for g in getattr(band, "geoms", [band]) if not g.is_empty and g.area > 0
+        )
+        spans: list[list[float]] = []
+        for x0, x1 in parts:
+            if spans and x0 <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], x1)
+            else:
+                spans.append([x0, x1])
+        row = [((x0, y), (x1, y)) for x0, x1 in spans]
         if k % 2:
             row = [(b, a) for a, b in reversed(row)]
         segments.extend(row)
