@@ -7,17 +7,24 @@ at a time. Cost of a schedule = sum over jobs of weight x start delay (minutes) 
 minutes, plus a large penalty per weight for each job left out, so priorities decide
 who flies when docks are short and the nearest capable airport flies otherwise.
 
-The solver is list scheduling in priority order, placing each job in the earliest gap
-that fits on the airport that adds the least cost, then a local search that removes and
-re-inserts jobs while that lowers the cost. It is compared against CP-SAT's exact optimum
-in bench/planner.py.
+The solver is list scheduling (from a few job orders), placing each job in the earliest
+gap that fits on the airport that adds the least cost; then local search (re-insert each
+job, eject the few jobs in an unplaced job's way) and a seeded ruin-and-recreate search.
+It is deterministic, and compared against CP-SAT's exact optimum in bench/planner.py.
 """
 
 from __future__ import annotations
 
 import bisect
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+LNS_ITERATIONS = 600
+
+MAX_RETRIED = 12
+"""Unplaced jobs offered a place again in each ruin-and-recreate round (heaviest first)."""
+"""Ruin-and-recreate rounds per greedy start (fewer for small instances)."""
 
 UNSCHEDULED_PENALTY = 1000.0
 """Cost per unit of weight of leaving a job out: more than any delay within a day."""
@@ -171,8 +178,7 @@ class Assigner:
         self.lines[p.airport].remove(p.start_s, p.start_s + p.option.busy_s)
         return p
 
-    def run(self, rounds: int = 3) -> dict[str, Placement]:
-        order = sorted(self.jobs, key=lambda j: (-j.weight, j.release_s, j.key))
+    def run(self, order: Sequence[Job], rounds: int = 4) -> dict[str, Placement]:
         for job in order:
             best = self._best(job)
             if best is not None:
@@ -182,16 +188,71 @@ class Assigner:
                 break
         return self.placements
 
+    def cost(self) -> float:
+        return schedule_cost(self.jobs, self.placements)
+
+    def _regret_insert(self, todo: list[Job]) -> list[str]:
+        """Insert jobs most-constrained first: the one that loses most if it does not get
+        its best place (regret = second-best cost minus best cost) goes in first."""
+        added: list[str] = []
+        pending = list(todo)
+        while pending:
+            pick: tuple[float, float, Job, Option, int] | None = None
+            for job in pending:
+                costs: list[tuple[float, Option, int]] = []
+                for opt in job.options:
+                    s = self._earliest(job, opt)
+                    if s is not None:
+                        costs.append((job_cost(job, opt, s), opt, s))
+                if not costs:
+                    continue
+                costs.sort(key=lambda c: c[0])
+                second = costs[1][0] if len(costs) > 1 else UNSCHEDULED_PENALTY * job.weight
+                regret = second - costs[0][0]
+                if pick is None or (regret, job.weight) > (pick[0], pick[1]):
+                    pick = (regret, job.weight, job, costs[0][1], costs[0][2])
+            if pick is None:
+                break
+            _, _, job, opt, s = pick
+            self._place(job, opt, s)
+            added.append(job.key)
+            pending.remove(job)
+        return added
+
+    def ruin_and_recreate(self, iterations: int, seed: int = 0) -> None:
+        """Large-neighbourhood search: unplace a few jobs that share a dock and time,
+        re-insert them (and every unplaced job) greedily, keep the result if cheaper."""
+        rng = random.Random(seed)
+        current = self.cost()
+        for _ in range(iterations):
+            placed = sorted(self.placements)
+            if not placed:
+                break
+            pivot = self.placements[rng.choice(placed)]
+            lo, hi = pivot.start_s - 7200, pivot.start_s + pivot.option.busy_s + 7200
+            near = [k for k, p in self.placements.items() if p.start_s < hi and p.start_s + p.option.busy_s > lo]
+            rng.shuffle(near)
+            removed = [self.placements[k] for k in near[: rng.randint(2, 5)]]
+            for p in removed:
+                self._unplace(p.job)
+            unplaced = [j for j in self.jobs if j.key not in self.placements and j.key not in {p.job for p in removed}]
+            unplaced.sort(key=lambda j: (-j.weight, rng.random()))
+            added = self._regret_insert([self.by_key[p.job] for p in removed] + unplaced[:MAX_RETRIED])
+            cost = self.cost()
+            if cost < current - 1e-9:
+                current = cost
+                continue
+            for k in added:
+                self._unplace(k)
+            for p in removed:
+                self._place(self.by_key[p.job], p.option, p.start_s)
+
     def _improve(self) -> bool:
-        """One pass of remove-and-reinsert; True if the cost went down."""
+        """One pass of remove-and-reinsert, then of ejections for unplaced jobs."""
         improved = False
         for job in sorted(self.jobs, key=lambda j: (-j.weight, j.release_s)):
             old = self.placements.get(job.key)
             if old is None:
-                best = self._best(job)
-                if best is not None:
-                    self._place(job, best[1], best[2])
-                    improved = True
                 continue
             old_cost = job_cost(job, old.option, old.start_s)
             self._unplace(job.key)
@@ -201,9 +262,67 @@ class Assigner:
                 improved = True
             else:
                 self._place(job, old.option, old.start_s)
+        for job in sorted(self.jobs, key=lambda j: (-j.weight, j.release_s)):
+            if job.key not in self.placements and self._eject_for(job):
+                improved = True
         return improved
+
+    def _eject_for(self, job: Job, max_ejected: int = 3) -> bool:
+        """Try to fit an unplaced job by moving the few jobs in its way elsewhere."""
+        best = self._best(job)
+        if best is not None:
+            self._place(job, best[1], best[2])
+            return True
+        for opt in job.options:
+            line_end = job.deadline_s + opt.busy_s
+            in_way = [
+                p
+                for p in self.placements.values()
+                if p.airport == opt.airport and p.start_s < line_end and p.start_s + p.option.busy_s > job.release_s
+            ]
+            if not in_way or len(in_way) > max_ejected:
+                continue
+            before = self.cost()
+            for p in in_way:
+                self._unplace(p.job)
+            s = self._earliest(job, opt)
+            if s is not None:
+                self._place(job, opt, s)
+                for p in sorted(in_way, key=lambda p: -self.by_key[p.job].weight):
+                    moved = self._best(self.by_key[p.job])
+                    if moved is not None:
+                        self._place(self.by_key[p.job], moved[1], moved[2])
+                if self.cost() < before - 1e-9:
+                    return True
+                self._unplace(job.key)
+                for p in in_way:
+                    if p.job in self.placements:
+                        self._unplace(p.job)
+            for p in in_way:
+                self._place(self.by_key[p.job], p.option, p.start_s)
+        return False
+
+
+ORDERS: tuple[Callable[[Job], tuple[float, ...]], ...] = (
+    lambda j: (-j.weight, j.release_s),
+    lambda j: (j.deadline_s, -j.weight),
+    lambda j: (j.release_s, -j.weight),
+    lambda j: (-j.weight, j.deadline_s - j.release_s + min((o.busy_s for o in j.options), default=0)),
+)
+"""Greedy orders tried: priority first, earliest deadline, release order, least slack."""
 
 
 def assign(jobs: Sequence[Job], airports: Sequence[str], holds: HoldCheck = _no_holds) -> dict[str, Placement]:
-    """Place jobs on airports' timelines; jobs missing from the result could not be placed."""
-    return Assigner(jobs, airports, holds).run()
+    """Place jobs on airports' timelines; jobs missing from the result could not be placed.
+
+    Runs the greedy and local search from each of a few orders, then the
+    ruin-and-recreate search from the cheapest of them.
+    """
+    starts = []
+    for key in ORDERS:
+        a = Assigner(jobs, airports, holds)
+        a.run(sorted(jobs, key=lambda j: (*key(j), j.key)))
+        starts.append((a.cost(), len(starts), a))
+    _, _, best = min(starts, key=lambda s: (s[0], s[1]))
+    best.ruin_and_recreate(min(LNS_ITERATIONS, 20 * len(jobs)))
+    return best.placements

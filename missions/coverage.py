@@ -127,4 +127,5 @@ def footprint_union(
     segments: tuple[tuple[XY, XY], ...], footprint_w_m: float, footprint_h_m: float = 0.0
 ) -> BaseGeometry:
     """The ground seen along the lines."""
-    return shapely.union_all([swath(a, b, footprint_w_m, footprint_h_m) for a, b in segments])
+    # A 1 mm grid keeps GEOS robust where neighbouring swaths touch edge to edge.
+    return shapely.union_all([swath(a, b, footprint_w_m, footprint_h_m) for a, b in segments], grid_size=0.001)
