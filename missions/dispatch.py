@@ -75,23 +75,22 @@ class Decision:
 
 
 def _dash_energy(
-    ap: Airport, route: Route, start_alt: float, wind: XY, on_scene_s: float
+    ap: Airport, out: Route, home: Route, start_alt: float, wind: XY, on_scene_s: float
 ) -> tuple[float, float, float]:
     """(seconds to arrive, Wh to arrive, Wh for the rest: on scene and home) for a dash."""
     d = ap.drone
     alt = d.transit_alt_m
-    pts = route.points
-    wps = [Waypoint(pts[0], start_alt, d.climb_rate_ms, Role.PAD)]
+    wps = [Waypoint(out.points[0], start_alt, d.climb_rate_ms, Role.PAD)]
     if start_alt < alt:
-        wps.append(Waypoint(pts[0], alt, d.climb_rate_ms, Role.PAD))
-    wps += [Waypoint(p, alt, d.dash_speed_ms, Role.TRANSIT) for p in pts[1:]]
+        wps.append(Waypoint(out.points[0], alt, d.climb_rate_ms, Role.PAD))
+    wps += [Waypoint(p, alt, d.dash_speed_ms, Role.TRANSIT) for p in out.points[1:]]
     arrive_s = arrive_wh = 0.0
     for a, b in itertools.pairwise(wps):
         s, wh, _ = leg_cost(d, a, b, wind)
         arrive_s += s
         arrive_wh += wh
-    scene = Waypoint(pts[-1], alt, 1.0, Role.WORK, hold_s=on_scene_s)
-    back = [scene] + [Waypoint(p, alt, d.cruise_speed_ms, Role.TRANSIT) for p in reversed(pts[:-1])]
+    scene = Waypoint(out.points[-1], alt, 1.0, Role.WORK, hold_s=on_scene_s)
+    back = [scene, *(Waypoint(p, alt, d.cruise_speed_ms, Role.TRANSIT) for p in home.points[1:])]
     back.append(Waypoint(ap.xy, 0.0, d.descent_rate_ms, Role.PAD))
     rest_wh = leg_cost(d, wps[-1], scene, wind)[1]
     for a, b in itertools.pairwise(back):
@@ -169,9 +168,10 @@ def _candidate(
             return Candidate(ap.id, st.status, None, None, "weather: " + "; ".join(blockers))
     try:
         route = router.route(start, target)
+        home = router.route(target, ap.xy)
     except Unreachable as exc:
         return Candidate(ap.id, st.status, None, None, f"no open path ({exc})")
-    arrive_s, arrive_wh, rest_wh = _dash_energy(ap, route, st.alt_m if airborne else 0.0, wind, on_scene_s)
+    arrive_s, arrive_wh, rest_wh = _dash_energy(ap, route, home, st.alt_m if airborne else 0.0, wind, on_scene_s)
     need = (arrive_wh + rest_wh) / d.battery_wh + d.reserve
     wait_s = 0.0
     if st.soc < need:

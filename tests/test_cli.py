@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from missions.formats import qgc_plan
+from orchestrator.cli import main
+
+
+def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict:  # type: ignore[type-arg]
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_plan_json_lists_sorties_and_what_was_not_scheduled(capsys: pytest.CaptureFixture[str]) -> None:
+    out = _json(capsys, ["plan", "--hours", "12", "--json"])
+    assert out["occurrences"] == out["scheduled"] + len(out["unscheduled"])
+    row = out["sorties"][0]
+    assert {"airport", "patrol", "launch", "km", "minutes", "battery_at_landing"} <= set(row)
+    assert all(r["battery_at_landing"] >= 0.25 for r in out["sorties"])
+
+
+def test_plan_text_is_grouped_by_airport(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--start", "2026-12-02T06:00", "--hours", "6"]) == 0
+    text = capsys.readouterr().out
+    for airport in ("xili", "taoyuan", "shekou"):
+        assert f"\n{airport} - " in text
+    assert "battery at landing" in text
+
+
+def test_plan_out_writes_mission_files_and_geojson(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--hours", "10", "--out", str(tmp_path)]) == 0
+    plans = sorted(tmp_path.glob("*.plan"))
+    assert plans
+    for p in plans:
+        loaded = qgc_plan.loads(p.read_text())
+        assert loaded.items[1].command == 22 and loaded.items[-1].command == 20
+    gj = json.loads((tmp_path / "paths.geojson").read_text())
+    paths = [f for f in gj["features"] if f["geometry"]["type"] == "LineString" and "file" in f["properties"]]
+    assert len(paths) == len(plans)
+    assert all(len(f["geometry"]["coordinates"][0]) == 3 for f in paths)
+
+
+def test_dispatch_json(capsys: pytest.CaptureFixture[str]) -> None:
+    out = _json(capsys, ["dispatch", "22.584", "113.995", "--json"])
+    assert out["choice"]["airport"] == "taoyuan" and out["choice"]["eta_s"] > 0 and out["choice"]["reason"]
+    etas = [c["eta_s"] for c in out["candidates"] if c["eta_s"] is not None]
+    assert out["choice"]["eta_s"] == min(etas) and len(out["candidates"]) == 8
+
+
+def test_coverage_json_and_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    png = tmp_path / "reach.png"
+    out = _json(capsys, ["coverage", "--minutes", "5", "--cell", "400", "--png", str(png), "--json"])
+    assert out["minutes"] == 5 and 0.9 <= out["share"] <= 1.0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["dispatch", "22.3", "114.2"], "outside the operating area"),
+        (["plan", "--scenario", "/nonexistent"], "file not found"),
+    ],
+)
+def test_bad_input_exits_2_with_a_reason(argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_bad_arguments_are_usage_errors() -> None:
+    for argv in (["plan", "--hours", "-3"], ["plan", "--start", "yesterday"], ["dispatch", "north", "east"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_as_a_user_would(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", "demo", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Not scheduled:" in proc.stdout and "reached within 5 min" in proc.stdout
+    assert (tmp_path / "coverage.png").is_file() and (tmp_path / "plans" / "paths.geojson").is_file()

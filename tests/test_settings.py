@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cli import main
+from orchestrator.settings import ConfigError, Settings
+
+
+def test_yaml_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "dronepatrol.yaml"
+    cfg.write_text("version: 1\ndata_dir: /srv/dronepatrol\nlog_level: WARNING\n")
+    s = Settings.load(cfg)
+    assert s.data_dir == Path("/srv/dronepatrol") and s.log_level == "WARNING"
+    monkeypatch.setenv("DRONEPATROL_LOG_LEVEL", "DEBUG")
+    assert Settings.load(cfg).log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [("colour: red\n", "colour"), ("log_level: LOUD\n", "log_level"), ("- a\n- b\n", "mapping"), ("a: [\n", "YAML")],
+)
+def test_bad_settings_are_refused(tmp_path: Path, text: str, fragment: str) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError, match=fragment):
+        Settings.load(cfg)
+
+
+def test_cli_refuses_a_bad_config_with_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("scenaro: x\n")
+    assert main(["--config", str(cfg), "plan"]) == 2
+    assert "scenaro" in capsys.readouterr().err
