@@ -318,11 +318,11 @@ def assign(jobs: Sequence[Job], airports: Sequence[str], holds: HoldCheck = _no_
     Runs the greedy and local search from each of a few orders, then the
     ruin-and-recreate search from the cheapest of them.
     """
-    starts = []
+    starts: list[tuple[float, int, Assigner]] = []
     for key in ORDERS:
         a = Assigner(jobs, airports, holds)
         a.run(sorted(jobs, key=lambda j: (*key(j), j.key)))
         starts.append((a.cost(), len(starts), a))
     _, _, best = min(starts, key=lambda s: (s[0], s[1]))
-    best.ruin_and_recreate(min(LNS_ITERATIONS, 20 * len(jobs)))
+    best.ruin_and_recreate(min(LNS_ITERATIONS, 10 * len(jobs)))
     return best.placements

@@ -15,9 +15,8 @@ from datetime import datetime, timedelta
 from shapely.geometry import LineString
 
 from missions.airspace import PathPoint, Violation
-from missions.assignment import Job, Option, Segment, assign
+from missions.assignment import HoldCheck, Job, Option, Segment, assign, schedule_cost
 from missions.fleet import Airport, DroneModel
-from missions.flight import Role
 from missions.geo import XY
 from missions.occurrences import Occurrence, expand
 from missions.patrols import Patrol, WorkPath, work_path
@@ -164,19 +163,25 @@ def _option(plan: SortiePlan, ap: Airport) -> Option:
     return Option(ap.id, t, flight, tuple(segments))
 
 
-def _holds(scenario: Scenario, forecast: Forecast, t0: datetime):  # type: ignore[no-untyped-def]
+def _holds(scenario: Scenario, forecast: Forecast, t0: datetime) -> HoldCheck:
+    """The assignment's weather check: may an airport's drone fly in [a, b] (seconds)?"""
+    memo: dict[tuple[str, int, int], int | None] = {}
+
     def check(airport_id: str, a: int, b: int) -> int | None:
         drone = scenario.airports[airport_id].drone
+        key = (drone.name, a, b)
+        if key in memo:
+            return memo[key]
         start, end = t0 + timedelta(seconds=a), t0 + timedelta(seconds=b)
-        samples = forecast.during(start, end)
-        for k, s in enumerate(samples):
-            if forecast.blockers(drone, max(s.at, start), max(s.at, start)):
-                nxt = samples[k + 1].at if k + 1 < len(samples) else None
-                if nxt is None:
-                    later = [x.at for x in forecast.samples if x.at > s.at]
-                    nxt = later[0] if later else end + timedelta(hours=1)
-                return int((nxt - t0).total_seconds())
-        return None
+        result: int | None = None
+        for s in forecast.during(start, end):
+            moment = max(s.at, start)
+            if forecast.blockers(drone, moment, moment):
+                nxt = forecast.next_change(s.at) or end + timedelta(hours=1)
+                result = int((nxt - t0).total_seconds())
+                break
+        memo[key] = result
+        return result
 
     return check
 
@@ -233,10 +238,5 @@ def plan_day(scenario: Scenario, start: datetime, hours: float = 24.0, forecast:
             continue
         sorties.extend(placed)
     sorties.sort(key=lambda s: (s.launch_at, s.airport_id))
-    from missions.assignment import schedule_cost
 
     return DayPlan(start, end, tuple(sorties), tuple(unscheduled), len(occs), schedule_cost(jobs, placements))
-
-
-def transit_roles() -> frozenset[Role]:
-    return frozenset({Role.TRANSIT, Role.PAD})

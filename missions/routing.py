@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from shapely.geometry import LineString, MultiPolygon, Point, Polygon
+from shapely.geometry import LineString, MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from missions.geo import XY
@@ -107,7 +107,7 @@ class Router:
         self._vis_cache: dict[XY, np.ndarray] = {}
 
     def contains(self, p: XY) -> bool:
-        return bool(self.free.covers(Point(p)))
+        return bool(shapely.intersects_xy(self.free, p[0], p[1]))
 
     def clear(self, a: XY, b: XY) -> bool:
         """True when the straight leg a-b stays in free space."""

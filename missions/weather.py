@@ -119,6 +119,10 @@ class Forecast:
                     spell.worst = max(spell.worst, value)
         return [sp.describe() for sp in spells]
 
+    def next_change(self, t: datetime) -> datetime | None:
+        """The time of the first sample after t (when conditions may change)."""
+        return self._next_after(t)
+
     def _next_after(self, t: datetime) -> datetime | None:
         i = bisect.bisect_right(self._times, t)
         return self._times[i] if i < len(self._times) else None

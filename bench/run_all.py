@@ -1,0 +1,65 @@
+"""Run every bench/<area>.py and write docs/benchmarks.md from their last-line JSON.
+
+Each area's script prints readable lines and then one JSON object as its last line; this
+runner keeps both: the JSON as a table of figures, the lines as the run's log.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SKIP = {"run_all.py", "cityscale.py", "exact_assignment.py"}
+
+TARGETS = {
+    "planner": {
+        "plan24h_s": "< 2 s",
+        "city_s": "< 60 s",
+        "dispatch_ms": "< 10 ms",
+        "gap_vs_optimum": "<= 0.05",
+        "reach_5min_share": ">= 0.95",
+    },
+}
+
+
+def main() -> int:
+    scripts = sorted(p for p in (ROOT / "bench").glob("*.py") if p.name not in SKIP)
+    sections = []
+    failed = False
+    for script in scripts:
+        area = script.stem
+        print(f"== {area}", flush=True)
+        proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT, check=False)
+        sys.stdout.write(proc.stdout)
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stderr)
+            failed = True
+            sections.append(f"## {area}\n\nFailed (exit {proc.returncode}).\n")
+            continue
+        lines = proc.stdout.strip().splitlines()
+        figures = json.loads(lines[-1])
+        targets = TARGETS.get(area, {})
+        rows = "\n".join(f"| `{k}` | {v} | {targets.get(k, '')} |" for k, v in figures.items())
+        log = "\n".join(lines[:-1])
+        sections.append(
+            f"## {area}\n\n`python bench/{script.name}`\n\n| figure | value | target |\n|---|---|---|\n{rows}\n\n"
+            f"```\n{log}\n```\n"
+        )
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    header = (
+        "# Benchmarks\n\nWritten by `make bench` (bench/run_all.py); each figure comes from the script named in "
+        f"its section, run on {platform.machine()} with Python {platform.python_version()}, "
+        f"{stamp}. Numbers are from one run on a 2-core machine; compare ratios, not absolutes.\n\n"
+    )
+    (ROOT / "docs").mkdir(exist_ok=True)
+    (ROOT / "docs" / "benchmarks.md").write_text(header + "\n".join(sections), encoding="utf-8")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
