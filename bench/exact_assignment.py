@@ -1,9 +1,9 @@
 """The exact optimum of an assignment instance, by OR-Tools CP-SAT (benchmarks only).
 
-Same model as missions.assignment: each job takes at most one option (airport), starts
-between its release and latest start, occupies its dock for the option's busy time; a
-dock runs one job at a time. Cost (in seconds x weight, i.e. 60 x the planner's minutes):
-weight x delay + flight time, plus the unscheduled penalty per weight.
+Same model as missions.assignment: each job takes at most one option (an airport, or a
+pair for an exchange), starts between its release and latest start, occupies its docks
+for the option's busy time; a dock runs one job at a time. Cost (60 x the planner's
+minutes): weight x (delay + span) + flight time, plus the unscheduled penalty per weight.
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ def optimum(jobs: Sequence[Job], airports: Sequence[str], time_limit_s: float = 
             p = m.new_bool_var(f"{j.key}_{k}")
             s = m.new_int_var(j.release_s, j.deadline_s, f"s_{j.key}_{k}")
             m.add(s == j.release_s).only_enforce_if(~p)
-            per_airport[o.airport].append(m.new_optional_fixed_size_interval_var(s, o.busy_s, p, f"i_{j.key}_{k}"))
+            interval = m.new_optional_fixed_size_interval_var(s, o.busy_s, p, f"i_{j.key}_{k}")
+            for dock in o.docks:
+                per_airport[dock].append(interval)
             terms.append(w * (s - j.release_s))
-            terms.append(o.flight_s * p)
+            terms.append((o.flight_s + w * o.span) * p)
             present.append(p)
         m.add(sum(present) <= 1)
         penalty = int(UNSCHEDULED_PENALTY * 60 * w)

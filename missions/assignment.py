@@ -1,11 +1,13 @@
 """Assigning jobs to airports over time: one drone per dock, charging respected.
 
 The problem, stripped of geometry: each job (a patrol occurrence) has a release time, a
-latest start, a weight from its priority, and options, one per airport that can fly it,
-each a sequence of flights with the recharge after each. An airport's dock runs one job
-at a time. Cost of a schedule = sum over jobs of weight x start delay (minutes) + flight
-minutes, plus a large penalty per weight for each job left out, so priorities decide
-who flies when docks are short and the nearest capable airport flies otherwise.
+latest start, a weight from its priority, and options, one per airport that can fly it
+(or per pair, for a dock-to-dock exchange), each a sequence of flights with the recharge
+after each. A dock runs one job at a time. Cost of a schedule = sum over jobs of weight x
+minutes from release until the patrol is flown (start delay plus the patrol's own span,
+recharges between its sorties included) + drone flight minutes, plus a large penalty per
+weight for each job left out: priorities decide who flies when docks are short, patrols
+finish soon after they are due, and the nearest capable airport flies otherwise.
 
 The solver is list scheduling (from a few job orders), placing each job in the earliest
 gap that fits on the airport that adds the least cost; then local search (re-insert each
@@ -41,7 +43,7 @@ class Segment:
 
 @dataclass(frozen=True)
 class Option:
-    """One airport's way of doing a job."""
+    """One airport's way of doing a job (or a pair's, for a dock-to-dock exchange)."""
 
     airport: str
     busy_s: int
@@ -49,6 +51,19 @@ class Option:
     flight_s: int
     """Time in the air plus the pad time of launch and landing."""
     segments: tuple[Segment, ...] = ()
+    span_s: int = 0
+    """From the first launch order to the last landing (the patrol's own duration);
+    0 means the same as flight_s (a single sortie)."""
+    others: tuple[str, ...] = ()
+    """Further docks kept busy over the same span (the partner of a dock-to-dock exchange)."""
+
+    @property
+    def docks(self) -> tuple[str, ...]:
+        return (self.airport, *self.others)
+
+    @property
+    def span(self) -> int:
+        return self.span_s or self.flight_s
 
 
 @dataclass(frozen=True)
@@ -108,7 +123,8 @@ class Timeline:
 
 
 def job_cost(job: Job, option: Option, start_s: int) -> float:
-    return job.weight * (start_s - job.release_s) / 60.0 + option.flight_s / 60.0
+    """Weight x minutes from release until the patrol is flown, plus the drone minutes."""
+    return job.weight * (start_s - job.release_s + option.span) / 60.0 + option.flight_s / 60.0
 
 
 def schedule_cost(jobs: Sequence[Job], placements: dict[str, Placement]) -> float:
@@ -130,8 +146,8 @@ class Assigner:
         self.placements: dict[str, Placement] = {}
 
     def _earliest(self, job: Job, opt: Option) -> int | None:
-        line = self.lines[opt.airport]
-        tries = line.candidate_starts(job.release_s)
+        lines = [self.lines[d] for d in opt.docks]
+        tries = sorted({s for line in lines for s in line.candidate_starts(job.release_s)})
         seen: set[int] = set()
         k = 0
         while k < len(tries):
@@ -140,7 +156,7 @@ class Assigner:
             if s in seen or s > job.deadline_s:
                 continue
             seen.add(s)
-            if not line.free(s, s + opt.busy_s):
+            if not all(line.free(s, s + opt.busy_s) for line in lines):
                 continue
             retry = self._hold_retry(opt, s)
             if retry is None:
@@ -152,8 +168,10 @@ class Assigner:
     def _hold_retry(self, opt: Option, start: int) -> int | None:
         segments = opt.segments or (Segment(0, opt.flight_s, True),)
         for seg in segments:
-            if seg.flying:
-                retry = self.holds(opt.airport, start + seg.offset_s, start + seg.offset_s + seg.length_s)
+            if not seg.flying:
+                continue
+            for dock in opt.docks:
+                retry = self.holds(dock, start + seg.offset_s, start + seg.offset_s + seg.length_s)
                 if retry is not None:
                     return max(retry - seg.offset_s, start + 1)
         return None
@@ -170,12 +188,14 @@ class Assigner:
         return best
 
     def _place(self, job: Job, opt: Option, s: int) -> None:
-        self.lines[opt.airport].add(s, s + opt.busy_s)
+        for dock in opt.docks:
+            self.lines[dock].add(s, s + opt.busy_s)
         self.placements[job.key] = Placement(job.key, opt.airport, s, opt)
 
     def _unplace(self, key: str) -> Placement:
         p = self.placements.pop(key)
-        self.lines[p.airport].remove(p.start_s, p.start_s + p.option.busy_s)
+        for dock in p.option.docks:
+            self.lines[dock].remove(p.start_s, p.start_s + p.option.busy_s)
         return p
 
     def run(self, order: Sequence[Job], rounds: int = 4) -> dict[str, Placement]:
@@ -278,7 +298,9 @@ class Assigner:
             in_way = [
                 p
                 for p in self.placements.values()
-                if p.airport == opt.airport and p.start_s < line_end and p.start_s + p.option.busy_s > job.release_s
+                if set(p.option.docks) & set(opt.docks)
+                and p.start_s < line_end
+                and p.start_s + p.option.busy_s > job.release_s
             ]
             if not in_way or len(in_way) > max_ejected:
                 continue

@@ -8,9 +8,12 @@ scheduled or in `unscheduled` with its reasons; nothing is dropped silently.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from shapely.geometry import LineString
 
@@ -19,9 +22,9 @@ from missions.assignment import HoldCheck, Job, Option, Segment, assign, schedul
 from missions.fleet import Airport, DroneModel
 from missions.geo import XY
 from missions.occurrences import Occurrence, expand
-from missions.patrols import Patrol, WorkPath, work_path
+from missions.patrols import Patrol, PatrolKind, WorkPath, work_path
 from missions.scenario.model import Scenario
-from missions.sorties import NotFlyable, Sortie, SortiePlan, plan_sorties
+from missions.sorties import NotFlyable, Sortie, SortiePlan, plan_exchange, plan_sorties
 from missions.weather import Forecast
 
 CANDIDATE_AIRPORTS = 4
@@ -94,7 +97,7 @@ class _JobBuilder:
         self._work: dict[tuple[str, str], WorkPath] = {}
         self._plans: dict[tuple[object, ...], SortiePlan | str] = {}
         self.reasons: dict[str, list[str]] = {}
-        self.plans: dict[tuple[str, str], SortiePlan] = {}
+        self.plans: dict[tuple[str, tuple[str, ...]], SortiePlan] = {}
 
     def secs(self, t: datetime) -> int:
         return round((t - self.t0).total_seconds())
@@ -132,25 +135,61 @@ class _JobBuilder:
         worst = max(flyable, key=lambda s: s.wind_ms)
         wind: XY = (round(worst.wind[0], 0), round(worst.wind[1], 0))
         router = self.sc.airspace.router(blocked)
+        candidates = self.candidates(p)
         options: list[Option] = []
-        for ap in self.candidates(p):
-            key = (p.id, ap.id, blocked, wind)
-            hit = self._plans.get(key)
-            if hit is None:
-                try:
-                    hit = plan_sorties(p.id, self.work(p, ap.drone), ap, router, wind)
-                except NotFlyable as exc:
-                    hit = str(exc)
-                self._plans[key] = hit
+        for ap in candidates:
+            work = self.work(p, ap.drone)
+            hit = self._cached((p.id, ap.id, blocked, wind), partial(plan_sorties, p.id, work, ap, router, wind))
             if isinstance(hit, str):
                 reasons.append(hit)
                 continue
-            self.plans[(occ.key, ap.id)] = hit
-            options.append(_option(hit, ap))
+            option = _option(hit, self.sc)
+            self.plans[(occ.key, option.docks)] = hit
+            options.append(option)
+        if p.kind is PatrolKind.ROUTE:
+            for a, b in itertools.combinations(candidates, 2):
+                work = self.work(p, a.drone)
+                hit = self._cached(
+                    (p.id, a.id, b.id, blocked, wind), partial(plan_exchange, p.id, work, a, b, router, wind)
+                )
+                if isinstance(hit, SortiePlan):
+                    option = _option(hit, self.sc)
+                    self.plans[(occ.key, option.docks)] = hit
+                    options.append(option)
         return Job(occ.key, self.secs(occ.release), self.secs(occ.deadline), p.weight, tuple(options))
 
+    def _cached(self, key: tuple[object, ...], make: Callable[[], SortiePlan]) -> SortiePlan | str:
+        hit = self._plans.get(key)
+        if hit is None:
+            try:
+                hit = make()
+            except NotFlyable as exc:
+                hit = str(exc)
+            self._plans[key] = hit
+        return hit
 
-def _option(plan: SortiePlan, ap: Airport) -> Option:
+
+def _option(plan: SortiePlan, scenario: Scenario) -> Option:
+    """The assignment's view of a sortie plan: how long each dock is busy, and when it flies.
+
+    Out-and-back sorties follow one another, each with its recharge; the two sorties of
+    a dock-to-dock exchange fly at once, each drone recharging where it lands.
+    """
+    docks = tuple(dict.fromkeys(s.airport_id for s in plan.sorties))
+    if len(docks) > 1:
+        spans = [
+            (
+                math.ceil(s.duration_s),
+                math.ceil(scenario.airports[s.land_airport_id].dock.charge.seconds_to(s.land_soc, s.start_soc)),
+            )
+            for s in plan.sorties
+        ]
+        fly = max(f for f, _ in spans)
+        busy = max(f + c for f, c in spans)
+        flight = sum(f for f, _ in spans)
+        together = (Segment(0, fly, True), Segment(fly, busy - fly, False))
+        return Option(docks[0], busy, flight, together, span_s=fly, others=docks[1:])
+    ap = scenario.airports[docks[0]]
     segments: list[Segment] = []
     t = 0
     for s in plan.sorties:
@@ -160,7 +199,8 @@ def _option(plan: SortiePlan, ap: Airport) -> Option:
         segments.append(Segment(t + fly, charge, False))
         t += fly + charge
     flight = sum(seg.length_s for seg in segments if seg.flying)
-    return Option(ap.id, t, flight, tuple(segments))
+    span = segments[-2].offset_s + segments[-2].length_s
+    return Option(ap.id, t, flight, tuple(segments), span_s=span)
 
 
 def _holds(scenario: Scenario, forecast: Forecast, t0: datetime) -> HoldCheck:
@@ -213,21 +253,25 @@ def plan_day(scenario: Scenario, start: datetime, hours: float = 24.0, forecast:
                 if blockers:
                     reasons.append("weather: " + "; ".join(blockers))
                 reasons.append(
-                    f"no dock among {', '.join(o.airport for o in job.options)} is free and flyable "
+                    f"no dock among {', '.join('+'.join(o.docks) for o in job.options)} is free and flyable "
                     f"for a launch between {occ.release:%H:%M} and {occ.deadline:%H:%M}"
                 )
             unscheduled.append(Unscheduled(occ.key, occ.patrol.id, occ.release, tuple(reasons)))
             continue
-        plan = builder.plans[(occ.key, pl.airport)]
-        dock = scenario.airports[pl.airport].dock
-        t = start + timedelta(seconds=pl.start_s)
+        plan = builder.plans[(occ.key, pl.option.docks)]
+        launch = start + timedelta(seconds=pl.start_s)
+        exchange = len(pl.option.docks) > 1
+        t = launch
         placed: list[ScheduledSortie] = []
         for s in plan.sorties:
+            if exchange:
+                t = launch  # both drones of an exchange leave together
             landed = t + timedelta(seconds=s.duration_s)
-            ready = landed + timedelta(seconds=dock.charge.seconds_to(s.land_soc, s.start_soc))
+            charger = scenario.airports[s.land_airport_id].dock.charge
+            ready = landed + timedelta(seconds=charger.seconds_to(s.land_soc, s.start_soc))
             placed.append(
                 ScheduledSortie(
-                    occ.key, occ.patrol.id, pl.airport, s, t, landed, ready, occ.cause, occ.patrol.emergency
+                    occ.key, occ.patrol.id, s.airport_id, s, t, landed, ready, occ.cause, occ.patrol.emergency
                 )
             )
             t = start + timedelta(seconds=math.ceil((ready - start).total_seconds()))

@@ -9,6 +9,7 @@ Both directions of the path are tried, and the plan with fewer, then shorter, so
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
@@ -98,12 +99,9 @@ class _Planner:
         self.budget_wh = (self.start_soc - self.drone.reserve) * self.drone.battery_wh - spool_wh
         pad = airport.xy
         alt = self.drone.transit_alt_m
-        cruise = self.drone.cruise_speed_ms
         self.pad0 = Waypoint(pad, 0.0, self.drone.climb_rate_ms, Role.PAD)
-        self.pad_up = Waypoint(pad, alt, self.drone.climb_rate_ms, Role.PAD)
-        self.pad_down = Waypoint(pad, 0.0, self.drone.descent_rate_ms, Role.PAD)
-        self.pad_hi = Waypoint(pad, alt, cruise, Role.TRANSIT)
-        self._ret_cache: dict[tuple[XY, float], tuple[list[Waypoint], float, float]] = {}
+        self.pad_up = Waypoint(pad, alt, self.drone.cruise_speed_ms, Role.PAD)
+        self._ret_cache: dict[tuple[XY, float, str], tuple[list[Waypoint], float, float]] = {}
 
     def _transit(self, a: XY, b: XY) -> list[XY]:
         try:
@@ -116,18 +114,32 @@ class _Planner:
         mids = [Waypoint(q, alt, cruise, Role.TRANSIT) for q in self._transit(self.airport.xy, p.xy)]
         return [self.pad0, self.pad_up, *mids, _wp(p)]
 
-    def home(self, p: WorkPoint) -> tuple[list[Waypoint], float, float]:
-        """Waypoints after p back onto the pad, with their (seconds, Wh)."""
-        key = (p.xy, p.alt_m)
+    def home(self, p: WorkPoint, dest: Airport | None = None) -> tuple[list[Waypoint], float, float]:
+        """Waypoints after p onto a pad (this airport's by default), with their (seconds, Wh)."""
+        dest = dest or self.airport
+        key = (p.xy, p.alt_m, dest.id)
         hit = self._ret_cache.get(key)
         if hit is not None:
             return hit
         alt, cruise = self.drone.transit_alt_m, self.drone.cruise_speed_ms
-        mids = [Waypoint(q, alt, cruise, Role.TRANSIT) for q in self._transit(p.xy, self.airport.xy)]
-        wps = [*mids, self.pad_hi, self.pad_down]
+        mids = [Waypoint(q, alt, cruise, Role.TRANSIT) for q in self._transit(p.xy, dest.xy)]
+        pad_hi = Waypoint(dest.xy, alt, cruise, Role.TRANSIT)
+        pad_down = Waypoint(dest.xy, 0.0, self.drone.descent_rate_ms, Role.PAD)
+        wps = [*mids, pad_hi, pad_down]
         s, wh = self.cost([_wp(p), *wps])
         self._ret_cache[key] = (wps, s, wh)
         return wps, s, wh
+
+    def one_way(self, work: WorkPath, dest: Airport) -> list[Waypoint]:
+        """The whole work path in one flight from this airport to another's pad."""
+        pts = list(work.points)
+        wps = self.outbound(pts[0]) + [_wp(p) for p in pts[1:]]
+        back, _, _ = self.home(pts[-1], dest)
+        wps += back
+        s, wh = self.cost(wps)
+        if not self.fits(s, wh):
+            raise NotFlyable(f"{self.airport.id} -> {dest.id} does not fit one sortie")
+        return wps
 
     def cost(self, wps: list[Waypoint]) -> tuple[float, float]:
         s = wh = 0.0
@@ -209,7 +221,10 @@ class _Planner:
         return math.dist(a.xy, cur.xy) / length if length > 0 else 1.0
 
     def to_sorties(
-        self, patrol_id: str, flights: list[tuple[list[Waypoint], tuple[float, float]]]
+        self,
+        patrol_id: str,
+        flights: list[tuple[list[Waypoint], tuple[float, float]]],
+        land: Airport | None = None,
     ) -> tuple[Sortie, ...]:
         out: list[Sortie] = []
         for n, (wps, share) in enumerate(flights, start=1):
@@ -219,7 +234,7 @@ class _Planner:
                 Sortie(
                     patrol_id,
                     self.airport.id,
-                    self.airport.id,
+                    (land or self.airport).id,
                     n,
                     len(flights),
                     tuple(wps),
@@ -250,3 +265,23 @@ def plan_sorties(patrol_id: str, work: WorkPath, airport: Airport, router: Route
         raise NotFlyable(errors[0])
     _, best = min(candidates, key=lambda c: c[0])
     return SortiePlan(patrol_id, airport.id, planner.to_sorties(patrol_id, best))
+
+
+def plan_exchange(patrol_id: str, work: WorkPath, a: Airport, b: Airport, router: Router, wind: XY) -> SortiePlan:
+    """Dock-to-dock: a's drone flies the path to b while b's drone flies it back to a.
+
+    Each dock holds one drone, so a drone may land at another airport only when that
+    airport's drone leaves at the same time; with identical drones the swap costs nothing.
+    A corridor between two airports is then flown twice, once each way, with no empty
+    return legs: it covers routes that out-and-back sorties from either end cannot.
+    """
+    if not work.divisible:
+        raise NotFlyable("only a divisible path can be flown dock to dock")
+    if a.drone != b.drone or a.dock != b.dock:
+        raise NotFlyable(f"{a.id} and {b.id} fly different drones or docks")
+    reversed_work = WorkPath(tuple(reversed(work.points)), True, work.sweep)
+    pa, pb = _Planner(a, router, wind), _Planner(b, router, wind)
+    there = pa.to_sorties(patrol_id, [(pa.one_way(work, b), (0.0, 1.0))], land=b)
+    back = pb.to_sorties(patrol_id, [(pb.one_way(reversed_work, a), (0.0, 1.0))], land=a)
+    pair = (dataclasses.replace(there[0], number=1, of=2), dataclasses.replace(back[0], number=2, of=2))
+    return SortiePlan(patrol_id, a.id, pair)

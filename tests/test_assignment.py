@@ -104,3 +104,12 @@ def test_weather_holds_push_flights_later() -> None:
 
     placements = assign([job], ["a"], holds)
     assert placements["j"].start_s == 3600
+
+
+def test_an_exchange_keeps_both_docks_busy() -> None:
+    pair = Option("a", busy_s=3600, flight_s=3000, span_s=1500, others=("b",))
+    only_b = Option("b", busy_s=1800, flight_s=900)
+    jobs = [Job("corridor", 0, 0, 8.0, (pair,)), Job("point", 0, 1200, 1.0, (only_b,))]
+    placements = assign(jobs, ["a", "b"])
+    assert placements["corridor"].start_s == 0
+    assert "point" not in placements, "b is away on the exchange until 3600 s, after the point's window"

@@ -28,11 +28,31 @@ def test_no_drone_is_double_booked_and_charging_is_never_skipped(scenario: Scena
         rows = sorted(rows, key=lambda s: s.launch_at)
         for a, b in itertools.pairwise(rows):
             assert b.launch_at >= a.ready_at, f"{airport}: {b.occurrence} launches before {a.occurrence} is recharged"
-        dock = scenario.airports[airport].dock
-        for s in rows:
-            needed = dock.charge.seconds_to(s.sortie.land_soc, s.sortie.start_soc)
-            assert (s.ready_at - s.landed_at).total_seconds() == pytest.approx(needed, abs=1)
-            assert s.sortie.start_soc <= dock.launch_soc + 1e-9
+    for s in day.sorties:
+        dock = scenario.airports[s.sortie.land_airport_id].dock
+        needed = dock.charge.seconds_to(s.sortie.land_soc, s.sortie.start_soc)
+        assert (s.ready_at - s.landed_at).total_seconds() == pytest.approx(needed, abs=1)
+        assert s.sortie.start_soc <= dock.launch_soc + 1e-9
+
+
+def test_each_dock_holds_one_drone_at_a_time(scenario: Scenario, day: DayPlan) -> None:
+    """Walk each dock's events: a drone leaves, a drone lands, it recharges, it leaves...
+    A landing on an occupied pad, or a launch from an empty or charging pad, is a bug."""
+    for airport in scenario.airports:
+        events = []
+        for s in day.sorties:
+            if s.airport_id == airport:
+                events.append((s.launch_at, 1, "launch", s))
+            if s.sortie.land_airport_id == airport:
+                events.append((s.landed_at, 0, "land", s))
+        occupied, ready_at = True, day.start
+        for t, _, kind, s in sorted(events, key=lambda e: (e[0], e[1])):
+            if kind == "land":
+                assert not occupied, f"{airport}: {s.occurrence} lands on an occupied pad at {t:%H:%M}"
+                occupied, ready_at = True, s.ready_at
+            else:
+                assert occupied and t >= ready_at, f"{airport}: {s.occurrence} launches at {t:%H:%M} unready"
+                occupied = False
 
 
 def test_no_sortie_breaks_airspace_rules_or_lands_below_reserve(scenario: Scenario, day: DayPlan) -> None:

@@ -11,7 +11,7 @@ from shapely.geometry import LineString
 from missions.flight import profile
 from missions.patrols import work_path
 from missions.scenario import Scenario
-from missions.sorties import NotFlyable, plan_sorties
+from missions.sorties import NotFlyable, plan_exchange, plan_sorties
 
 
 def _nearest(scenario: Scenario, patrol_id: str) -> str:
@@ -79,3 +79,30 @@ def test_reserve_holds_in_any_flyable_wind(scenario: Scenario, speed: float, fro
         return
     for s in plan.sorties:
         assert s.land_soc >= scenario.airports[s.airport_id].drone.reserve - 1e-9
+
+
+def test_dock_to_dock_exchange_flies_the_corridor_both_ways(scenario: Scenario) -> None:
+    p = scenario.patrols["dasha-river"]
+    a, b = scenario.airports["taoyuan"], scenario.airports["shahe"]
+    plan = plan_exchange(p.id, work_path(p, a.drone), a, b, scenario.airspace.router(frozenset()), (0.0, 0.0))
+    there, back = plan.sorties
+    assert (there.airport_id, there.land_airport_id) == ("taoyuan", "shahe")
+    assert (back.airport_id, back.land_airport_id) == ("shahe", "taoyuan")
+    for s in plan.sorties:
+        assert s.waypoints[-1].xy == scenario.airports[s.land_airport_id].xy
+        assert s.land_soc >= a.drone.reserve
+        assert s.work_share == (0.0, 1.0)
+    # Out and back from either end cannot fly the whole corridor in one sortie.
+    for ap in (a, b):
+        assert len(_plan(scenario, p.id, airport=ap.id).sorties) >= 2
+
+
+def test_exchange_is_refused_when_it_cannot_be_flown(scenario: Scenario) -> None:
+    router = scenario.airspace.router(frozenset())
+    p = scenario.patrols["dasha-river"]
+    xili, shekou = scenario.airports["xili"], scenario.airports["shekou"]
+    with pytest.raises(NotFlyable, match="does not fit"):
+        plan_exchange(p.id, work_path(p, xili.drone), xili, shekou, router, (0.0, 0.0))
+    point = scenario.patrols["parking-sea-world"]
+    with pytest.raises(NotFlyable, match="divisible"):
+        plan_exchange(point.id, work_path(point, xili.drone), xili, shekou, router, (0.0, 0.0))
