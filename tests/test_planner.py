@@ -4,6 +4,8 @@ import itertools
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from missions.planner import DayPlan, check_sortie, plan_day
 from missions.scenario import Scenario
@@ -96,3 +98,36 @@ def test_plan_is_deterministic(scenario: Scenario, day: DayPlan) -> None:
     assert [(s.occurrence, s.airport_id, s.launch_at) for s in again.sorties] == [
         (s.occurrence, s.airport_id, s.launch_at) for s in day.sorties
     ]
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 47), st.floats(3, 14))
+def test_any_horizon_keeps_every_sortie_inside_the_rules(scenario: Scenario, half_hours: int, hours: float) -> None:
+    """Random horizons cross approval windows, the gale and the temporary zone's evening."""
+    start = scenario.day_start() + timedelta(minutes=30 * half_hours)
+    plan = plan_day(scenario, start, hours)
+    for s in plan.sorties:
+        assert check_sortie(scenario, s) == [], s.occurrence
+        assert s.sortie.land_soc >= scenario.airports[s.airport_id].drone.reserve - 1e-9
+    assert len({s.occurrence for s in plan.sorties}) + len(plan.unscheduled) == plan.occurrences
+
+
+def test_area_patrols_are_covered_by_the_flown_sorties(scenario: Scenario, day: DayPlan) -> None:
+    from missions.coverage import footprint_union
+    from missions.flight import Role
+    from missions.patrols import PatrolKind, area_altitude
+
+    for occurrence in {s.occurrence for s in day.sorties}:
+        rows = [s for s in day.sorties if s.occurrence == occurrence]
+        patrol = scenario.patrols[rows[0].patrol_id]
+        if patrol.kind is not PatrolKind.AREA:
+            continue
+        drone = scenario.airports[rows[0].airport_id].drone
+        w, h = drone.camera.footprint_m(area_altitude(patrol, drone))
+        legs = []
+        for s in rows:
+            wps = s.sortie.waypoints
+            legs += [(a.xy, b.xy) for a, b in itertools.pairwise(wps) if a.role is Role.WORK and b.role is Role.WORK]
+        seen = footprint_union(tuple(legs), w, h)
+        share = seen.intersection(patrol.geometry).area / patrol.geometry.area
+        assert share > 0.999, f"{occurrence}: {share:.2%} of the area seen"
