@@ -30,9 +30,9 @@ from exact_assignment import optimum
 
 from missions.assignment import Job, Option, assign, schedule_cost
 from missions.dispatch import dispatch
-from missions.planner import plan_day
+from missions.planner import DayPlan, plan_day
 from missions.reach import reach
-from missions.scenario import load_scenario
+from missions.scenario import Scenario, load_scenario
 
 
 def _instance(rng: random.Random, n: int, airports: list[str]) -> list[Job]:
@@ -61,15 +61,21 @@ def bench_gap(instances: int = 20) -> dict[str, float]:
     return {"gap_mean": statistics.mean(gaps), "gap_max": max(gaps), "proven": proven, "instances": instances}
 
 
+def timed_day(sc: Scenario, label: str) -> tuple[DayPlan, float]:
+    """Plan 24 h of a scenario; report and return the plan and the seconds it took."""
+    t = time.perf_counter()
+    plan = plan_day(sc, sc.day_start(), 24)
+    seconds = time.perf_counter() - t
+    print(
+        f"{label}: {seconds:.2f} s, {plan.occurrences} occurrences, {len(plan.sorties)} sorties, "
+        f"{len(plan.unscheduled)} unscheduled"
+    )
+    return plan, seconds
+
+
 def main() -> None:
     sc = load_scenario()
-    t = time.perf_counter()
-    day = plan_day(sc, sc.day_start(), 24)
-    plan24 = time.perf_counter() - t
-    print(
-        f"built-in 24 h: {plan24:.2f} s, {day.occurrences} occurrences, {len(day.sorties)} sorties, "
-        f"{len(day.unscheduled)} unscheduled"
-    )
+    day, plan24 = timed_day(sc, "built-in 24 h")
 
     rng = random.Random(3)
     area = sc.airspace.operating_area
@@ -93,13 +99,7 @@ def main() -> None:
     print(f"reach: {rm.share:.1%} of the district within 5 min ({reach_s:.2f} s on a 200 m grid)")
 
     big = city(100, 1000)
-    t = time.perf_counter()
-    plan = plan_day(big, big.day_start(), 24)
-    city_s = time.perf_counter() - t
-    print(
-        f"{big.name}: {city_s:.1f} s, {plan.occurrences} occurrences, {len(plan.sorties)} sorties, "
-        f"{len(plan.unscheduled)} unscheduled"
-    )
+    plan, city_s = timed_day(big, big.name)
 
     gap = bench_gap()
     print(
