@@ -21,6 +21,7 @@ import bisect
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 LNS_ITERATIONS = 600
 
@@ -57,11 +58,11 @@ class Option:
     others: tuple[str, ...] = ()
     """Further docks kept busy over the same span (the partner of a dock-to-dock exchange)."""
 
-    @property
+    @cached_property
     def docks(self) -> tuple[str, ...]:
         return (self.airport, *self.others)
 
-    @property
+    @cached_property
     def span(self) -> int:
         return self.span_s or self.flight_s
 
@@ -144,6 +145,10 @@ class Assigner:
         self.lines = {a: Timeline() for a in airports}
         self.holds = holds
         self.placements: dict[str, Placement] = {}
+        self.on_dock: dict[str, dict[str, Placement]] = {a: {} for a in airports}
+        self._total_weight = sum(j.weight for j in self.jobs)
+        self._placed_weight = 0.0
+        self._placed_cost = 0.0
 
     def _earliest(self, job: Job, opt: Option) -> int | None:
         lines = [self.lines[d] for d in opt.docks]
@@ -188,14 +193,22 @@ class Assigner:
         return best
 
     def _place(self, job: Job, opt: Option, s: int) -> None:
+        p = Placement(job.key, opt.airport, s, opt)
         for dock in opt.docks:
             self.lines[dock].add(s, s + opt.busy_s)
-        self.placements[job.key] = Placement(job.key, opt.airport, s, opt)
+            self.on_dock[dock][job.key] = p
+        self.placements[job.key] = p
+        self._placed_weight += job.weight
+        self._placed_cost += job_cost(job, opt, s)
 
     def _unplace(self, key: str) -> Placement:
         p = self.placements.pop(key)
         for dock in p.option.docks:
             self.lines[dock].remove(p.start_s, p.start_s + p.option.busy_s)
+            del self.on_dock[dock][key]
+        job = self.by_key[key]
+        self._placed_weight -= job.weight
+        self._placed_cost -= job_cost(job, p.option, p.start_s)
         return p
 
     def run(self, order: Sequence[Job], rounds: int = 4) -> dict[str, Placement]:
@@ -209,7 +222,8 @@ class Assigner:
         return self.placements
 
     def cost(self) -> float:
-        return schedule_cost(self.jobs, self.placements)
+        """The schedule's cost, kept up to date as jobs are placed and removed."""
+        return self._placed_cost + UNSCHEDULED_PENALTY * (self._total_weight - self._placed_weight)
 
     def _regret_insert(self, todo: list[Job]) -> list[str]:
         """Insert jobs most-constrained first: the one that loses most if it does not get
@@ -295,13 +309,8 @@ class Assigner:
             return True
         for opt in job.options:
             line_end = job.deadline_s + opt.busy_s
-            in_way = [
-                p
-                for p in self.placements.values()
-                if set(p.option.docks) & set(opt.docks)
-                and p.start_s < line_end
-                and p.start_s + p.option.busy_s > job.release_s
-            ]
+            near = {k: p for dock in opt.docks for k, p in self.on_dock[dock].items()}
+            in_way = [p for p in near.values() if p.start_s < line_end and p.start_s + p.option.busy_s > job.release_s]
             if not in_way or len(in_way) > max_ejected:
                 continue
             before = self.cost()
