@@ -21,7 +21,6 @@ from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
-from missions.geo import XY
 from missions.routing import Router
 from missions.timewindow import TimeWindow
 
@@ -198,14 +197,3 @@ class Airspace:
 
     def free_space(self, blocked: frozenset[str]) -> BaseGeometry:
         return self.router(blocked).free
-
-    def point_status(self, p: XY, at: datetime) -> list[str]:
-        """Human-readable reasons a point cannot be flown to at a time (empty when it can)."""
-        reasons: list[str] = []
-        pt = Point(p)
-        if not self.operating_area.covers(pt):
-            reasons.append("outside the operating area")
-        for z in self.zones:
-            if z.area.covers(pt) and z.active_during(at, at) and z.kind is ZoneKind.NO_FLY:
-                reasons.append(f"inside no-fly zone {z.id} ({z.name})")
-        return reasons

@@ -8,14 +8,12 @@ and straight lines on it are what a multicopter flies between waypoints.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 import shapely
 from pyproj import CRS, Transformer
-from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -78,16 +76,6 @@ def distance(a: XY, b: XY) -> float:
     return math.hypot(b[0] - a[0], b[1] - a[1])
 
 
-def path_length(points: Iterable[XY]) -> float:
-    total = 0.0
-    prev: XY | None = None
-    for p in points:
-        if prev is not None:
-            total += distance(prev, p)
-        prev = p
-    return total
-
-
 def bearing_deg(a: XY, b: XY) -> float:
     """Compass bearing from a to b on the local plane (0 = north, 90 = east)."""
     return math.degrees(math.atan2(b[0] - a[0], b[1] - a[1])) % 360.0
@@ -97,11 +85,3 @@ def wind_vector(speed_ms: float, from_deg: float) -> XY:
     """Air-mass velocity (east, north) for a wind blowing *from* a compass direction."""
     rad = math.radians(from_deg)
     return (-speed_ms * math.sin(rad), -speed_ms * math.cos(rad))
-
-
-def as_point(p: XY) -> Point:
-    return Point(p[0], p[1])
-
-
-def as_line(points: Sequence[XY]) -> LineString:
-    return LineString(list(points))

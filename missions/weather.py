@@ -95,9 +95,6 @@ class Forecast:
         picked = list(self.samples[i:j]) if self.samples else []
         return picked or [self.at(start)]
 
-    def worst_wind(self, start: datetime, end: datetime) -> WeatherSample:
-        return max(self.during(start, end), key=lambda s: s.wind_ms)
-
     def blockers(self, drone: DroneModel, start: datetime, end: datetime) -> list[str]:
         """Reasons the drone may not fly in [start, end], one per spell; empty when it may."""
         samples = self.during(start, end)
@@ -126,9 +123,6 @@ class Forecast:
     def _next_after(self, t: datetime) -> datetime | None:
         i = bisect.bisect_right(self._times, t)
         return self._times[i] if i < len(self._times) else None
-
-    def warnings_starting(self, kind: str, start: datetime, end: datetime) -> list[Warning]:
-        return [w for w in self.warnings if w.kind == kind and start <= w.window.start < end]
 
 
 @dataclass(frozen=True)
