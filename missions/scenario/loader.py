@@ -29,6 +29,7 @@ from missions.recurrence import Cron, RecurrenceError, Season
 from missions.scenario import spec
 from missions.scenario.model import Scenario
 from missions.timewindow import TimeWindow
+from missions.vocabulary import SIM_FAULTS
 from missions.weather import HourlyNorm, Warning, WeatherEvent, WeatherScript
 
 BUILTIN_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "nanshan"
@@ -329,6 +330,16 @@ def load_scenario(folder: Path | str | None = None) -> Scenario:
         )
 
     patrols = _patrols(root / s.patrols, frame, airspace, set(airports))
+    faults = []
+    for k, fs in enumerate(s.faults):
+        item = f"faults[{k}]"
+        if fs.airport not in airports:
+            raise ScenarioError(f"unknown airport '{fs.airport}'", file=str(main), item=item)
+        if fs.fault not in SIM_FAULTS:
+            raise ScenarioError(
+                f"unknown fault '{fs.fault}' (known: {', '.join(sorted(SIM_FAULTS))})", file=str(main), item=item
+            )
+        faults.append((_aware(fs.at, tz), fs.airport, fs.fault, fs.value, fs.duration_s))
     weather = _weather(root / s.weather if s.weather else None, tz)
     return Scenario(
         name=s.name,
@@ -343,4 +354,5 @@ def load_scenario(folder: Path | str | None = None) -> Scenario:
         patrols=patrols,
         weather=weather,
         outlying=outlying,
+        faults=tuple(faults),
     )

@@ -34,6 +34,8 @@ class Scenario:
     weather: WeatherScript
     outlying: tuple[BaseGeometry, ...] = field(default=())
     """Islands and other parts of the district outside the operating area (local frame)."""
+    faults: tuple[tuple[datetime, str, str, float, float], ...] = field(default=())
+    """(at, airport, fault, value, duration_s) for the simulator to inject."""
 
     def day_start(self) -> datetime:
         """Midnight, local time, of the scenario's default day."""

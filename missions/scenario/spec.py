@@ -100,6 +100,14 @@ class AirspaceSpec(Strict):
     approvals: list[ApprovalSpec] = []
 
 
+class FaultSpec(Strict):
+    at: datetime
+    airport: str
+    fault: str
+    value: float = 1.0
+    duration_s: float = Field(0.0, ge=0)
+
+
 class ScenarioSpec(Strict):
     version: Literal[1]
     name: str
@@ -111,6 +119,7 @@ class ScenarioSpec(Strict):
     weather: str | None = None
     models: ModelsSpec = ModelsSpec()
     airports: list[AirportSpec] = Field(min_length=1)
+    faults: list[FaultSpec] = Field(default=[], description="Faults the simulator injects at given times")
 
     @field_validator("airports")
     @classmethod

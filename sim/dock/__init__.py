@@ -1,0 +1,1 @@
+"""A simulated dock (drone airport): lid, pad, charger, weather station, faults; MQTT."""

@@ -1,0 +1,1 @@
+"""The simulator's MAVLink side: mission protocol, telemetry streams, UDP endpoint."""

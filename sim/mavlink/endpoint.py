@@ -1,0 +1,134 @@
+"""One vehicle's MAVLink 2 endpoint on UDP: asyncio owns the socket, pymavlink is the codec.
+
+The vehicle listens on its port; every address that sends it a valid packet becomes a
+peer and receives everything the vehicle says (as ArduPilot SITL does for a ground
+station on `udpout:`). Malformed frames, bad CRCs, unknown ids and (with a signing key)
+unsigned or badly signed packets are counted and dropped; nothing a peer sends can stop
+the endpoint. Faults can cut the link or drop a share of packets both ways.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymavlink.dialects.v20 import ardupilotmega as mavlink2
+
+from sim.mavlink.messages import Out
+
+log = logging.getLogger("dronepatrol.sim.mavlink")
+
+PEER_TIMEOUT_S = 30.0
+"""A peer silent for this long (wall time) stops receiving telemetry."""
+
+
+@dataclass
+class LinkStats:
+    received: int = 0
+    sent: int = 0
+    bad: int = 0
+    unsigned: int = 0
+    dropped: int = 0
+
+
+@dataclass
+class LinkFaults:
+    down: bool = False
+    loss: float = 0.0
+    """Share of packets lost each way, 0-1."""
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+
+    def drop(self) -> bool:
+        return self.down or (self.loss > 0 and self.rng.random() < self.loss)
+
+
+class _Sink:
+    """pymavlink writes encoded frames here; they go to every live peer."""
+
+    def __init__(self, endpoint: MavlinkEndpoint) -> None:
+        self.endpoint = endpoint
+
+    def write(self, buf: bytes) -> None:
+        self.endpoint._emit(bytes(buf))
+
+
+class MavlinkEndpoint(asyncio.DatagramProtocol):
+    """The UDP side of one simulated vehicle."""
+
+    def __init__(self, sysid: int, signing_key: bytes | None = None, seed: int = 0) -> None:
+        self.mav = mavlink2.MAVLink(_Sink(self), srcSystem=sysid, srcComponent=1)
+        self.mav.robust_parsing = True
+        if signing_key is not None:
+            self.mav.signing.secret_key = signing_key
+            self.mav.signing.sign_outgoing = True
+            self.mav.signing.link_id = 0
+            self.mav.signing.timestamp = int((time.time() - 1420070400) * 100_000)
+            self.mav.signing.allow_unsigned_callback = lambda _mav, _msg_id: False
+        self.inbox: list[tuple[str, dict[str, Any], tuple[int, int]]] = []
+        self.peers: dict[tuple[str, int], float] = {}
+        self.transport: asyncio.DatagramTransport | None = None
+        self.stats = LinkStats()
+        self.faults = LinkFaults(rng=random.Random(seed))
+
+    # asyncio protocol -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # a datagram transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.faults.drop():
+            self.stats.dropped += 1
+            return
+        try:
+            msgs = self.mav.parse_buffer(data) or []
+        except Exception:  # pymavlink raises on garbage in several ways; a bad frame is just dropped
+            self.stats.bad += 1
+            return
+        for msg in msgs:
+            kind = msg.get_type()
+            if kind in ("BAD_DATA", "UNKNOWN") or kind.startswith("UNKNOWN"):
+                self.stats.bad += 1
+                continue
+            if self.mav.signing.secret_key is not None and not msg.get_signed():
+                self.stats.unsigned += 1
+                continue
+            self.stats.received += 1
+            self.peers[addr] = time.monotonic()
+            fields = msg.to_dict()
+            fields.pop("mavpackettype", None)
+            self.inbox.append((kind, fields, (msg.get_srcSystem(), msg.get_srcComponent())))
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("udp error: %s", exc)
+
+    # outbound -------------------------------------------------------------------------
+
+    def send(self, outs: list[Out]) -> None:
+        for out in outs:
+            try:
+                msg = getattr(self.mav, out.name.lower() + "_encode")(**out.fields)
+                self.mav.send(msg)
+            except Exception:
+                log.exception("cannot encode %s %s", out.name, out.fields)
+
+    def _emit(self, buf: bytes) -> None:
+        if self.transport is None or not self.peers:
+            return
+        now = time.monotonic()
+        for addr, seen in list(self.peers.items()):
+            if now - seen > PEER_TIMEOUT_S:
+                del self.peers[addr]
+                continue
+            if self.faults.drop():
+                self.stats.dropped += 1
+                continue
+            self.transport.sendto(buf, addr)
+            self.stats.sent += 1
+
+    def take_inbox(self) -> list[tuple[str, dict[str, Any], tuple[int, int]]]:
+        msgs, self.inbox = self.inbox, []
+        return msgs

@@ -1,0 +1,1 @@
+"""A simulated ArduCopter: physics, autopilot behaviour, parameters and failsafes."""
