@@ -31,3 +31,82 @@ def scenario_copy(tmp_path: Path) -> Path:
     dst = tmp_path / "scenario"
     shutil.copytree(BUILTIN_SCENARIO, dst)
     return dst
+
+
+def free_udp_base(count: int = 8, step: int = 10) -> int:
+    """A base port with `count` free UDP ports at `step` apart (loopback)."""
+    import random
+    import socket
+
+    for _ in range(50):
+        base = random.randrange(20000, 40000, 10)
+        socks = []
+        try:
+            for i in range(count):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", base + i * step))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free UDP ports")
+
+
+class RunningWorld:
+    """A SimWorld stepping in its own thread and event loop, for tests that talk to it."""
+
+    def __init__(self, world) -> None:  # type: ignore[no-untyped-def]
+        import asyncio
+        import threading
+
+        self.world = world
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import asyncio
+
+        asyncio.set_event_loop(self.loop)
+        self.stop = asyncio.Event()
+
+        async def main() -> None:
+            await self.world.open()
+            self.ready.set()
+            await self.world.run(self.stop)
+            self.world.close()
+
+        self.loop.run_until_complete(main())
+        self.loop.close()
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        self.thread.start()
+        assert self.ready.wait(10), "simulator did not start"
+        return self.world
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(10)
+
+
+@pytest.fixture
+def sim_world(scenario: Scenario):  # type: ignore[no-untyped-def]
+    """Make and run a world: sim_world(speedup=..., airports=[...], open_docks=True)."""
+    from sim.world import SimWorld
+
+    running: list[RunningWorld] = []
+
+    def make(**kw):  # type: ignore[no-untyped-def]
+        kw.setdefault("base_port", free_udp_base())
+        kw.setdefault("start", scenario.day_start().replace(hour=9))
+        world = SimWorld(scenario, **kw)
+        rw = RunningWorld(world)
+        running.append(rw)
+        return rw.__enter__()
+
+    yield make
+    for rw in running:
+        rw.__exit__()

@@ -85,13 +85,19 @@ class MavlinkEndpoint(asyncio.DatagramProtocol):
             return
         try:
             msgs = self.mav.parse_buffer(data) or []
-        except Exception:  # pymavlink raises on garbage in several ways; a bad frame is just dropped
-            self.stats.bad += 1
+        except Exception as exc:  # pymavlink raises on garbage in several ways; a bad frame is just dropped
+            if "signature" in str(exc):
+                self.stats.unsigned += 1
+            else:
+                self.stats.bad += 1
             return
         for msg in msgs:
             kind = msg.get_type()
-            if kind in ("BAD_DATA", "UNKNOWN") or kind.startswith("UNKNOWN"):
-                self.stats.bad += 1
+            if kind == "BAD_DATA" or kind.startswith("UNKNOWN"):
+                if "signature" in str(getattr(msg, "reason", "")):
+                    self.stats.unsigned += 1
+                else:
+                    self.stats.bad += 1
                 continue
             if self.mav.signing.secret_key is not None and not msg.get_signed():
                 self.stats.unsigned += 1

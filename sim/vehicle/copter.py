@@ -368,6 +368,8 @@ class Copter:
         if (landing or self.motor_failed) and b.on_ground and self.t - self.armed_at > 2.0:
             out += self.disarm("landed")
             self.landed_flag = True
+            if self.in_auto and self.runner.state == MISSION_STATE_ACTIVE:
+                out += self.runner.step(self, self.t)[1]  # report the landing item done at once
             return out
         delay = self.params["DISARM_DELAY"]
         took_off = b.alt > 0.3 or (sp is not None and sp[2] > 0.3)

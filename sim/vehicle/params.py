@@ -92,7 +92,7 @@ class Params:
     def value_fields(self, name: str) -> dict[str, object]:
         spec = SPECS[name]
         return {
-            "param_id": name,
+            "param_id": name.encode(),
             "param_value": self.values[name],
             "param_type": MAV_PARAM_TYPE_INT32 if spec.integer else MAV_PARAM_TYPE_REAL32,
             "param_count": len(self.names),
