@@ -4,6 +4,7 @@ Commands:
   plan       the day's patrol schedule per airport, and what was not scheduled and why
   dispatch   the drone that reaches a point first, with every candidate's ETA
   coverage   the share of the district reached within N minutes, with a map
+  sim        the simulated drones (MAVLink on UDP) and docks (MQTT), until stopped
   demo       the simulated district end to end on the built-in scenario
 
 Bad input (a malformed scenario, a point outside the district, an unknown airport) ends
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from missions.errors import MissionsError
 from missions.scenario import Scenario, load_scenario
+from missions.vocabulary import SIM_FAULTS
 from orchestrator.settings import ConfigError, Settings
 
 log = logging.getLogger("dronepatrol")
@@ -79,6 +81,24 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--cell", type=_positive, default=200.0, help="grid cell size in metres (default 200)")
     sp.add_argument("--png", type=Path, help="write a map image here")
     sp.add_argument("--json", action="store_true")
+
+    sp = sub.add_parser("sim", help="run the simulated drones and docks (MAVLink on UDP, docks on MQTT)")
+    scenario_arg(sp)
+    sp.add_argument("--speedup", type=_positive, default=1.0, help="simulated seconds per wall second")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--start", type=_time, help="simulated start time (default: the scenario's day, 08:00)")
+    sp.add_argument("--mqtt", help="broker URL for the docks (default: start the embedded broker)")
+    sp.add_argument("--open-docks", action="store_true", help="docks start open with the drone ready")
+    sp.add_argument("--base-port", type=int, default=14560, help="first vehicle's UDP port; +10 per vehicle")
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--signing-key", help="MAVLink 2 signing key, 64 hex digits (unsigned packets refused)")
+    simsub = sp.add_subparsers(dest="sim_command")
+    fp = simsub.add_parser("fault", help="inject a fault into a running simulator")
+    fp.add_argument("--mqtt", required=True, dest="fault_mqtt", help="the simulator's broker URL")
+    fp.add_argument("--airport", required=True)
+    fp.add_argument("--kind", required=True, choices=sorted(SIM_FAULTS))
+    fp.add_argument("--value", type=float, default=1.0, help="strength; 0 clears the fault")
+    fp.add_argument("--duration", type=float, default=0.0, help="simulated seconds until it clears (0: never)")
 
     sp = sub.add_parser("demo", help="run the simulated district end to end")
     scenario_arg(sp)
@@ -165,7 +185,43 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-COMMANDS = {"plan": cmd_plan, "dispatch": cmd_dispatch, "coverage": cmd_coverage, "demo": cmd_demo}
+def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from missions.vocabulary import SimControl
+    from orchestrator.commands.sim import run_sim, send_fault
+
+    if args.sim_command == "fault":
+        ctl = SimControl(args.airport, args.kind, args.value, args.duration)
+        asyncio.run(send_fault(args.fault_mqtt, ctl))
+        return 0
+    sc = _scenario(args, settings)
+    key = None
+    if args.signing_key:
+        try:
+            key = bytes.fromhex(args.signing_key)
+        except ValueError:
+            raise UsageError("--signing-key must be hexadecimal") from None
+        if len(key) != 32:
+            raise UsageError("--signing-key must be 32 bytes (64 hex digits)")
+    start = sc.localize(args.start) if args.start else sc.day_start().replace(hour=8)
+    asyncio.run(
+        run_sim(
+            sc,
+            start=start,
+            speedup=args.speedup,
+            seed=args.seed,
+            mqtt=args.mqtt,
+            open_docks=args.open_docks,
+            base_port=args.base_port,
+            host=args.host,
+            signing_key=key,
+        )
+    )
+    return 0
+
+
+COMMANDS = {"plan": cmd_plan, "dispatch": cmd_dispatch, "coverage": cmd_coverage, "demo": cmd_demo, "sim": cmd_sim}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -181,6 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
+    for noisy in ("transitions", "amqtt", "matplotlib"):  # their INFO is for developers, not operators
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         return COMMANDS[args.command](args, settings)
     except (MissionsError, UsageError) as exc:

@@ -1,0 +1,1 @@
+"""MQTT everywhere: the embedded broker, and (later) the orchestrator's bus client."""

@@ -1,0 +1,1 @@
+"""Long-running CLI commands (simulator, service), each composing its parts."""

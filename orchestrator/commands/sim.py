@@ -1,0 +1,84 @@
+"""`dronepatrol sim`: the simulated district on real protocols, until stopped.
+
+Prints one line per vehicle, `airport <id> mavlink <URL>` (what a ground station passes
+to pymavlink's mavlink_connection()), and `mqtt <URL>` for the docks' broker, then runs
+until SIGINT or SIGTERM. Without --mqtt the embedded broker is started here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from datetime import datetime
+
+from missions.scenario import Scenario
+from missions.vocabulary import SIM_CONTROL_TOPIC, SimControl
+from orchestrator.bus.broker import BrokerAddress, EmbeddedBroker
+
+log = logging.getLogger("dronepatrol.sim")
+
+
+async def run_sim(
+    scenario: Scenario,
+    *,
+    start: datetime,
+    speedup: float,
+    seed: int,
+    mqtt: str | None,
+    open_docks: bool,
+    base_port: int,
+    host: str,
+    signing_key: bytes | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    from sim.dock.bus import DockBus
+    from sim.world import SimWorld
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    broker = None
+    if mqtt is None:
+        broker = EmbeddedBroker(host)
+        address = await broker.start()
+    else:
+        address = BrokerAddress.parse(mqtt)
+    world = SimWorld(
+        scenario,
+        start,
+        speedup=speedup,
+        seed=seed,
+        host=host,
+        base_port=base_port,
+        open_docks=open_docks,
+        signing_key=signing_key,
+    )
+    try:
+        await world.open()
+        for aid in world.vehicles:
+            print(f"airport {aid} mavlink {world.mavlink_url(aid)}")
+        print(f"mqtt {address.url}", flush=True)
+        log.info("simulating %d airports from %s at %gx", len(world.vehicles), start.isoformat(), speedup)
+        bus = DockBus(world, address.host, address.port)
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(world.run(stop))
+            tasks.create_task(bus.run(stop))
+    finally:
+        world.close()
+        if broker is not None:
+            await broker.stop()
+        log.info("simulator stopped at %s", world.clock.now().isoformat())
+
+
+async def send_fault(mqtt: str, ctl: SimControl) -> None:
+    import aiomqtt
+
+    address = BrokerAddress.parse(mqtt)
+    async with aiomqtt.Client(address.host, address.port) as client:
+        await client.publish(SIM_CONTROL_TOPIC, ctl.to_json(), qos=1)
+    print(f"fault {ctl.fault} sent to {ctl.airport}", file=sys.stderr)

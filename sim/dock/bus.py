@@ -1,0 +1,94 @@
+"""The docks on MQTT: state out, service requests in, and the simulator's control topic.
+
+Topic layout and payloads are in missions/vocabulary.py. `osd` goes out every
+`osd_interval_s` of simulated time (QoS 0, it is a stream); `state` on every change (QoS 1,
+retained, so a late subscriber sees the current state at once); `events` as they happen
+(QoS 1); service replies (QoS 1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiomqtt
+
+from missions.vocabulary import (
+    SIM_CONTROL_TOPIC,
+    ServiceReply,
+    ServiceRequest,
+    SimControl,
+    VocabularyError,
+    dock_topic,
+)
+from sim.faults import FaultError
+from sim.world import SimWorld
+
+log = logging.getLogger("dronepatrol.sim.bus")
+
+
+class DockBus:
+    """Connects a SimWorld's docks to an MQTT broker."""
+
+    def __init__(self, world: SimWorld, host: str, port: int, osd_interval_s: float = 2.0) -> None:
+        self.world = world
+        self.host, self.port = host, port
+        self.osd_interval_s = osd_interval_s
+        self._next_osd = 0.0
+        self.connected = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with aiomqtt.Client(self.host, self.port, identifier="dronepatrol-sim") as client:
+            await client.subscribe(dock_topic("+", "services"), qos=1)
+            await client.subscribe(SIM_CONTROL_TOPIC, qos=1)
+            self.connected.set()
+            listener = asyncio.create_task(self._listen(client))
+            try:
+                while not stop.is_set():
+                    await self._publish(client)
+                    try:
+                        await asyncio.wait_for(stop.wait(), timeout=0.05)
+                    except TimeoutError:
+                        pass
+            finally:
+                listener.cancel()
+                try:
+                    await listener
+                except asyncio.CancelledError:
+                    pass
+
+    async def _publish(self, client: aiomqtt.Client) -> None:
+        now = self.world.clock.now()
+        osd_due = self.world.clock.elapsed >= self._next_osd
+        if osd_due:
+            self._next_osd = self.world.clock.elapsed + self.osd_interval_s
+        for aid, v in self.world.vehicles.items():
+            for ev in v.dock.take_events():
+                await client.publish(dock_topic(aid, "events"), ev.to_json(), qos=1)
+            if v.dock.changed or osd_due:
+                osd = v.dock.osd(now, v.copter.body.soc).to_json()
+                if osd_due:
+                    await client.publish(dock_topic(aid, "osd"), osd, qos=0)
+                if v.dock.changed:
+                    await client.publish(dock_topic(aid, "state"), osd, qos=1, retain=True)
+                    v.dock.changed = False
+
+    async def _listen(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            topic = str(message.topic)
+            payload = message.payload if isinstance(message.payload, bytes | str) else b""
+            if topic == SIM_CONTROL_TOPIC:
+                try:
+                    self.world.apply(SimControl.from_json(payload))
+                except (VocabularyError, FaultError) as exc:
+                    log.warning("sim control refused: %s", exc)
+                continue
+            airport = topic.split("/")[-2]
+            try:
+                req = ServiceRequest.from_json(payload)
+            except VocabularyError as exc:
+                log.warning("bad service request on %s: %s", topic, exc)
+                continue
+            ok, reason = self.world.dock_service(airport, req.service)
+            reply = ServiceReply(req.tid, req.service, ok, reason)
+            await client.publish(dock_topic(airport, "services_reply"), reply.to_json(), qos=1)
