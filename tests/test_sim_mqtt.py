@@ -49,8 +49,8 @@ async def _with_sim(scenario: Scenario, hour: int, body) -> None:  # type: ignor
         await broker.stop()
 
 
-async def _next(client: aiomqtt.Client, topic_end: str, timeout: float = 5.0):  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(timeout):
+async def _next(client: aiomqtt.Client, topic_end: str):  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(5):
         async for m in client.messages:
             if str(m.topic).endswith(topic_end):
                 return m
