@@ -26,6 +26,9 @@ $(VENV)/.runtime: pyproject.toml | $(VENV)/bin/python
 
 $(VENV)/.full: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install -e '.[dev,train]'
+	# MAVProxy's own dependency list pulls 1.3 GB (wx, opencv); headless it needs only
+	# pymavlink and pyserial, which the dev extra brings.
+	$(PIP) install --no-deps 'MAVProxy>=1.8.70'
 	touch $@ $(VENV)/.runtime
 
 demo: $(VENV)/.runtime

@@ -291,12 +291,13 @@ def _autopilot_version(c: Copter, now: float) -> Out:
             "middleware_sw_version": 0,
             "os_sw_version": 0,
             "board_version": 0,
-            "flight_custom_version": b"dronepa",
+            "flight_custom_version": b"dronepat",
             "middleware_custom_version": bytes(8),
             "os_custom_version": bytes(8),
             "vendor_id": 0,
             "product_id": 0,
             "uid": int(c.params["SYSID_THISMAV"]),
+            "uid2": [0] * 18,
         },
     )
 
