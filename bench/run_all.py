@@ -24,6 +24,7 @@ TARGETS = {
         "gap_vs_optimum": "<= 0.05",
         "reach_5min_share": ">= 0.95",
     },
+    "sim": {"speedup_8": ">= 30", "speedup_100": ">= 10"},
 }
 
 

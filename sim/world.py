@@ -118,6 +118,7 @@ class SimWorld:
             v.wind.gust_sigma = max(0.0, weather.gust_ms - weather.wind_ms) / 2
             v.wind.step(dt)
             v.endpoint.send(c.step(dt, t, v.wind.vector))
+            v.endpoint.flush()
         self.clock.advance(dt)
 
     def run_for(self, seconds: float, dt: float = PHYSICS_DT) -> None:
@@ -167,6 +168,7 @@ class SimWorld:
             v.copter.body.energy_wh = max(0.0, v.copter.body.energy_wh - value)
         elif fault == "motor_failure" and on:
             v.endpoint.send(v.copter.fail_motor())
+            v.endpoint.flush()
         elif fault == "gust":
             w = v.wind.steady
             speed = math.hypot(*w) or 1.0

@@ -24,6 +24,9 @@ log = logging.getLogger("dronepatrol.sim.mavlink")
 
 PEER_TIMEOUT_S = 30.0
 """A peer silent for this long (wall time) stops receiving telemetry."""
+MAX_DATAGRAM = 1400
+"""Frames produced in one step share datagrams up to this size (under a typical MTU):
+several MAVLink frames per UDP datagram is allowed, and every parser reads them in turn."""
 
 
 @dataclass
@@ -73,6 +76,8 @@ class MavlinkEndpoint(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.stats = LinkStats()
         self.faults = LinkFaults(rng=random.Random(seed))
+        self._pending: list[bytes] = []
+        self._encoders: dict[str, Any] = {}
 
     # asyncio protocol -----------------------------------------------------------------
 
@@ -114,26 +119,49 @@ class MavlinkEndpoint(asyncio.DatagramProtocol):
     # outbound -------------------------------------------------------------------------
 
     def send(self, outs: list[Out]) -> None:
+        mav = self.mav
         for out in outs:
             try:
-                msg = getattr(self.mav, out.name.lower() + "_encode")(**out.fields)
-                self.mav.send(msg)
+                encode = self._encoders.get(out.name)
+                if encode is None:
+                    encode = self._encoders[out.name] = getattr(mav, out.name.lower() + "_encode")
+                if mav.signing.sign_outgoing:
+                    mav.send(encode(**out.fields))
+                else:  # what mav.send does, without its file and bookkeeping
+                    self._pending.append(encode(**out.fields).pack(mav))
+                    mav.seq = (mav.seq + 1) % 256
+                    mav.total_packets_sent += 1
             except Exception:
                 log.exception("cannot encode %s %s", out.name, out.fields)
 
     def _emit(self, buf: bytes) -> None:
-        if self.transport is None or not self.peers:
+        self._pending.append(buf)
+
+    def flush(self) -> None:
+        """Send what was encoded since the last flush, packed into few datagrams."""
+        frames, self._pending = self._pending, []
+        if self.transport is None or not self.peers or not frames:
             return
+        datagrams: list[bytes] = []
+        current = bytearray()
+        for f in frames:
+            if current and len(current) + len(f) > MAX_DATAGRAM:
+                datagrams.append(bytes(current))
+                current = bytearray()
+            current += f
+        if current:
+            datagrams.append(bytes(current))
         now = time.monotonic()
         for addr, seen in list(self.peers.items()):
             if now - seen > PEER_TIMEOUT_S:
                 del self.peers[addr]
                 continue
-            if self.faults.drop():
-                self.stats.dropped += 1
-                continue
-            self.transport.sendto(buf, addr)
-            self.stats.sent += 1
+            for d in datagrams:
+                if self.faults.drop():
+                    self.stats.dropped += 1
+                    continue
+                self.transport.sendto(d, addr)
+                self.stats.sent += 1
 
     def take_inbox(self) -> list[tuple[str, dict[str, Any], tuple[int, int]]]:
         msgs, self.inbox = self.inbox, []
