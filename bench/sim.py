@@ -36,8 +36,8 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1], flush=True)
+frames = s.recv(65536).count(b"\\xfd")  # wait as long as the world takes to build
 s.settimeout(1.0)
-frames = 0
 while True:
     try:
         data = s.recv(65536)
@@ -50,14 +50,20 @@ print(frames, flush=True)
 an estimate) until the simulator has been quiet for a second."""
 
 
-async def _measure(scenario: Scenario, sim_seconds: float, base_port: int) -> dict[str, float]:
+def _measure(scenario: Scenario, sim_seconds: float, base_port: int) -> dict[str, float]:
+    sink = subprocess.Popen([sys.executable, "-c", SINK], stdout=subprocess.PIPE, text=True)
+    assert sink.stdout is not None
+    sink_addr = ("127.0.0.1", int(sink.stdout.readline()))
+    result = asyncio.run(_fly(scenario, sim_seconds, base_port, sink_addr))
+    result["msgs_per_s"] = int(sink.communicate(timeout=30)[0].strip() or 0) / result.pop("wall")
+    return result
+
+
+async def _fly(scenario: Scenario, sim_seconds: float, base_port: int, sink_addr: tuple[str, int]) -> dict[str, float]:
     world = SimWorld(
         scenario, scenario.day_start().replace(hour=10), speedup=1000, open_docks=True, base_port=base_port
     )
     await world.open()
-    sink = subprocess.Popen([sys.executable, "-c", SINK], stdout=subprocess.PIPE, text=True)
-    assert sink.stdout is not None
-    sink_addr = ("127.0.0.1", int(sink.stdout.readline()))
     for i, v in enumerate(world.vehicles.values()):
         c = v.copter
         v.endpoint.peers[sink_addr] = time.monotonic() + 1e9  # a ground station that never goes quiet
@@ -75,26 +81,25 @@ async def _measure(scenario: Scenario, sim_seconds: float, base_port: int) -> di
         world.step()
     wall = time.perf_counter() - wall0
     cpu = time.process_time() - cpu0
-    received = int(sink.communicate(timeout=30)[0].strip() or 0)
     world.close()
     n = len(world.vehicles)
     return {
         "vehicles": n,
         "speedup": sim_seconds / wall,
         "cpu_ms_per_vehicle_s": cpu * 1000 / sim_seconds / n,
-        "msgs_per_s": received / wall,
+        "wall": wall,
         "airborne": sum(v.copter.airborne for v in world.vehicles.values()),
     }
 
 
 def main() -> None:
-    eight = asyncio.run(_measure(load_scenario(), 300.0, 41000))
+    eight = _measure(load_scenario(), 300.0, 41000)
     print(
         f"8 vehicles: {eight['speedup']:.0f}x real time, {eight['cpu_ms_per_vehicle_s']:.2f} ms CPU per "
         f"vehicle-second, {eight['msgs_per_s']:.0f} MAVLink messages/s reached a ground station, "
         f"{eight['airborne']} airborne"
     )
-    hundred = asyncio.run(_measure(city(100, 10), 60.0, 42000))
+    hundred = _measure(city(100, 10), 60.0, 42000)
     print(
         f"100 vehicles: {hundred['speedup']:.1f}x real time, {hundred['cpu_ms_per_vehicle_s']:.2f} ms CPU per "
         f"vehicle-second, {hundred['msgs_per_s']:.0f} MAVLink messages/s reached a ground station"

@@ -71,7 +71,16 @@ class SimWorld:
         for i, aid in enumerate(ids):
             ap = self.scenario.airport(aid)
             seed = self.seed * 1000 + i
-            copter = Copter(i + 1, ap.lon, ap.lat, ap.elevation_m, ap.drone, seed=seed, soc=ap.dock.launch_soc)
+            copter = Copter(
+                i + 1,
+                ap.lon,
+                ap.lat,
+                ap.elevation_m,
+                ap.drone,
+                seed=seed,
+                soc=ap.dock.launch_soc,
+                frame=self.scenario.frame,
+            )
             dock = Dock(aid, ap.dock, ap.drone)
             if self.open_docks:
                 dock.lid, dock.charge_wanted = LidState.OPEN, False

@@ -51,6 +51,10 @@ def gcs():  # type: ignore[no-untyped-def]
         m.mav.heartbeat_send(mavlink2.MAV_TYPE_GCS, mavlink2.MAV_AUTOPILOT_INVALID, 0, 0, 0)
         if wait:
             assert m.wait_heartbeat(timeout=5) is not None
+            # Like a real autopilot, it refuses to arm while booting: wait for STANDBY.
+            deadline = time.time() + 5
+            while m.messages["HEARTBEAT"].system_status == mavlink2.MAV_STATE_BOOT and time.time() < deadline:
+                m.recv_match(type="HEARTBEAT", blocking=True, timeout=0.5)
         if heartbeat:
             beats.append(_Heartbeats(url))
         return m

@@ -195,7 +195,7 @@ def test_gcs_loss_triggers_rtl_after_the_timeout() -> None:
 def test_fence_breach_returns_home() -> None:
     c = _airborne()
     c.params.set("FENCE_RADIUS", 100)
-    lon, lat = c.frame.to_lonlat(300, 0)
+    lon, lat = c.lonlat_of(300, 0)
     cmd(c, 192, -1, 0, 0, 0, lat, lon, 40)
     out = run(c, 60, gcs=True)
     assert "Fence Breached: Circle" in texts(out) and c.mode is Mode.RTL
@@ -234,7 +234,7 @@ def test_streams_are_off_until_asked_then_at_the_asked_rate() -> None:
 
 def _flight(seed: int) -> list[tuple[float, float, float, float]]:
     c = _airborne(seed)
-    lon, lat = c.frame.to_lonlat(800, 600)
+    lon, lat = c.lonlat_of(800, 600)
     cmd(c, 192, -1, 0, 0, 0, lat, lon, 60)
     track = []
     for _ in range(60):
@@ -248,3 +248,40 @@ def test_same_seed_same_flight_and_another_seed_another_battery() -> None:
     assert a == b
     assert [p[:3] for p in a] == [p[:3] for p in other], "no wind: the path itself does not depend on the seed"
     assert a[-1][3] != other[-1][3], "the seeded consumption error differs"
+
+
+def test_a_planned_sortie_flies_as_planned_within_the_energy_error() -> None:
+    """The planner's mission for a real patrol, flown by the simulated copter: every item
+    reached, home again, and the battery within a few percent of the plan."""
+    from missions.formats.items import sortie_items
+    from missions.patrols import work_path
+    from missions.scenario import load_scenario
+    from missions.sorties import plan_sorties
+
+    sc = load_scenario()
+    ap = sc.airports["shekou"]
+    patrol = sc.patrols["danan-xiaonan"]
+    plan = plan_sorties(patrol.id, work_path(patrol, ap.drone), ap, sc.airspace.router(frozenset()), (0.0, 0.0))
+    sortie = plan.sorties[0]
+    items = sortie_items(sortie, sc.frame, ap.lon, ap.lat, ap.elevation_m)
+    c = Copter(1, ap.lon, ap.lat, ap.elevation_m, ap.drone, seed=3, soc=sortie.start_soc)
+    run(c, 3.0)
+    out = c.handle("MISSION_COUNT", {"count": len(items), "mission_type": 0}, GCS, c.t)
+    for it in items:
+        out = c.handle(
+            "MISSION_ITEM_INT",
+            _item(it.seq, it.frame, it.command, it.param1, it.x, it.y, it.z)
+            | {"param2": it.param2, "param3": it.param3, "param4": it.param4},
+            GCS,
+            c.t,
+        )
+    assert out[-1].fields["type"] == 0
+    c.set_mode(Mode.AUTO, c.t)
+    assert cmd(c, 400, 1)[0] == ACCEPTED
+    out = run(c, sortie.duration_s + 300, gcs=True)
+    nav = [it.seq for it in items[1:] if it.command in (16, 20, 21, 22)]
+    reached = [o.fields["seq"] for o in out if o.name == "MISSION_ITEM_REACHED"]
+    assert reached == nav
+    assert not c.armed and math.hypot(c.body.x, c.body.y) < 1.0
+    assert c.body.soc == pytest.approx(sortie.land_soc, abs=0.06)
+    assert c.body.soc > ap.drone.reserve - 0.04

@@ -63,8 +63,12 @@ class Copter:
         seed: int = 0,
         soc: float = 0.9,
         params: dict[str, float] | None = None,
+        frame: LocalFrame | None = None,
     ) -> None:
-        self.frame = LocalFrame(home_lon, home_lat)
+        # Positions are metres from home; a frame shared by a whole district saves
+        # building one projection per vehicle.
+        self.frame = frame or LocalFrame(home_lon, home_lat)
+        self._home_xy = self.frame.to_xy(home_lon, home_lat)
         self.home_lonlat = (home_lon, home_lat)
         self.home_amsl = home_amsl
         self.model = model
@@ -115,13 +119,21 @@ class Copter:
     def home_item(self) -> MissionItem:
         return MissionItem(0, Frame.GLOBAL, 16, x=self.home_lonlat[1], y=self.home_lonlat[0], z=self.home_amsl)
 
+    def xy_of(self, lon: float, lat: float) -> tuple[float, float]:
+        """Metres east and north of home."""
+        x, y = self.frame.to_xy(lon, lat)
+        return x - self._home_xy[0], y - self._home_xy[1]
+
+    def lonlat_of(self, x: float, y: float) -> tuple[float, float]:
+        return self.frame.to_lonlat(x + self._home_xy[0], y + self._home_xy[1])
+
     def lonlat(self) -> tuple[float, float]:
-        return self.frame.to_lonlat(self.body.x, self.body.y)
+        return self.lonlat_of(self.body.x, self.body.y)
 
     def item_xy(self, it: MissionItem) -> tuple[float, float]:
         if it.x == 0 and it.y == 0:
             return self.body.x, self.body.y
-        return self.frame.to_xy(it.y, it.x)
+        return self.xy_of(it.y, it.x)
 
     def item_alt(self, it: MissionItem) -> float:
         if it.frame == Frame.GLOBAL:
@@ -230,7 +242,7 @@ class Copter:
         ignore_pos = int(f.get("type_mask", 0)) & 0b111 == 0b111
         if ignore_pos:
             return []
-        x, y = self.frame.to_xy(f["lon_int"] / 1e7, f["lat_int"] / 1e7)
+        x, y = self.xy_of(f["lon_int"] / 1e7, f["lat_int"] / 1e7)
         alt = float(f["alt"]) - (self.home_amsl if int(f.get("coordinate_frame", 6)) in (0, 5) else 0.0)
         self.guided = (x, y, alt)
         return []
@@ -507,7 +519,7 @@ def _cmd_reposition(c: Copter, p: list[float], now: float) -> tuple[int, list[Ou
         return FAILED, []
     if not c.armed or math.isnan(p[4]) or math.isnan(p[5]):
         return FAILED, []
-    x, y = c.frame.to_xy(p[5], p[4])
+    x, y = c.xy_of(p[5], p[4])
     alt = c.body.alt if math.isnan(p[6]) else p[6]
     c.guided = (x, y, alt)
     if p[0] > 0:
@@ -555,7 +567,7 @@ def _cmd_home(c: Copter, p: list[float], now: float) -> tuple[int, list[Out]]:
 
 
 def _cmd_roi(c: Copter, p: list[float], now: float) -> tuple[int, list[Out]]:
-    c.roi = c.frame.to_xy(p[5], p[4]) if not (math.isnan(p[4]) or (p[4] == 0 and p[5] == 0)) else None
+    c.roi = c.xy_of(p[5], p[4]) if not (math.isnan(p[4]) or (p[4] == 0 and p[5] == 0)) else None
     return ACCEPTED, []
 
 
