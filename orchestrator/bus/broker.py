@@ -4,7 +4,6 @@ speaks plain MQTT either way."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import socket
 import warnings
@@ -76,8 +75,6 @@ def _broker_class():  # type: ignore[no-untyped-def]
             try:
                 await super().stream_connected(reader, writer, listener_name)
             finally:
-                writer.close()
-                with contextlib.suppress(Exception):
-                    await writer.wait_closed()
+                writer.close()  # no wait: at shutdown this task is being cancelled
 
     return ClosingBroker
