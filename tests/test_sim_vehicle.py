@@ -285,3 +285,17 @@ def test_a_planned_sortie_flies_as_planned_within_the_energy_error() -> None:
     assert not c.armed and math.hypot(c.body.x, c.body.y) < 1.0
     assert c.body.soc == pytest.approx(sortie.land_soc, abs=0.06)
     assert c.body.soc > ap.drone.reserve - 0.04
+
+
+def test_command_int_repositions_and_clear_all_empties_the_mission() -> None:
+    c = _airborne()
+    lon, lat = c.lonlat_of(200, 150)
+    out = c.handle("COMMAND_INT", {"command": 192, "frame": 6, "param1": -1, "param2": 0, "param3": 0, "param4": 0,
+                                   "x": round(lat * 1e7), "y": round(lon * 1e7), "z": 50.0}, GCS, c.t)
+    assert out[-1].fields == {**out[-1].fields, "command": 192, "result": ACCEPTED}
+    run(c, 60, gcs=True)
+    assert math.hypot(c.body.x - 200, c.body.y - 150) < 1.0 and c.body.alt == pytest.approx(50, abs=0.5)
+    upload(c, [(3, 16, 0, HOME[1], HOME[0], 30)])
+    assert c.missions.count == 2
+    ack = c.handle("MISSION_CLEAR_ALL", {"mission_type": 0}, GCS, c.t)[0]
+    assert ack.name == "MISSION_ACK" and ack.fields["type"] == 0 and c.missions.count == 1
