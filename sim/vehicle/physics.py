@@ -92,6 +92,8 @@ class Body:
         if not motors:
             self.vx = self.vy = 0.0
             self.vz = min(self.vz, 0.0)
+            if self.alt <= 0.05:
+                self.alt = 0.0  # on the pad
             if self.alt > 0:  # motors stopped in the air: it falls
                 self.vz = max(self.vz - 9.8 * dt, -20.0)
                 self.alt = max(0.0, self.alt + self.vz * dt)
