@@ -10,6 +10,7 @@ and `services` requests answered on `services_reply`, one tree per dock:
     dronepatrol/v1/dock/<airport>/services          ServiceRequest
     dronepatrol/v1/dock/<airport>/services_reply    ServiceReply
     dronepatrol/v1/sim/control                      SimControl (faults and the like)
+    dronepatrol/v1/video/<airport>/meta             frame_meta: seq, capture time, camera pose
 
 Every payload is a JSON object with `"v": 1` and a `"type"` naming the message.
 """
@@ -30,6 +31,11 @@ def dock_topic(airport: str, leaf: str) -> str:
 
 
 SIM_CONTROL_TOPIC = f"{ROOT}/sim/control"
+
+
+def video_meta_topic(airport: str) -> str:
+    """Per-frame metadata of a drone's video (capture time and camera pose), JSON lines."""
+    return f"{ROOT}/video/{airport}/meta"
 
 
 VEHICLE_FAULTS = frozenset({"link_loss", "packet_loss", "gps_loss", "battery_sag", "motor_failure", "gust"})

@@ -290,8 +290,22 @@ def test_a_planned_sortie_flies_as_planned_within_the_energy_error() -> None:
 def test_command_int_repositions_and_clear_all_empties_the_mission() -> None:
     c = _airborne()
     lon, lat = c.lonlat_of(200, 150)
-    out = c.handle("COMMAND_INT", {"command": 192, "frame": 6, "param1": -1, "param2": 0, "param3": 0, "param4": 0,
-                                   "x": round(lat * 1e7), "y": round(lon * 1e7), "z": 50.0}, GCS, c.t)
+    out = c.handle(
+        "COMMAND_INT",
+        {
+            "command": 192,
+            "frame": 6,
+            "param1": -1,
+            "param2": 0,
+            "param3": 0,
+            "param4": 0,
+            "x": round(lat * 1e7),
+            "y": round(lon * 1e7),
+            "z": 50.0,
+        },
+        GCS,
+        c.t,
+    )
     assert out[-1].fields == {**out[-1].fields, "command": 192, "result": ACCEPTED}
     run(c, 60, gcs=True)
     assert math.hypot(c.body.x - 200, c.body.y - 150) < 1.0 and c.body.alt == pytest.approx(50, abs=0.5)

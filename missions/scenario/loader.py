@@ -24,6 +24,7 @@ from missions.energy import PowerModel
 from missions.errors import ScenarioError
 from missions.fleet import Airport, Camera, ChargeCurve, DockModel, DroneModel
 from missions.geo import LocalFrame
+from missions.incidents import Confuser, FirePlan, Incidents, NoParkingZone, VehiclePlan
 from missions.patrols import CronRule, Patrol, PatrolKind, PatrolRule, PointMode, Target, TriggerRule
 from missions.recurrence import Cron, RecurrenceError, Season
 from missions.scenario import spec
@@ -285,6 +286,54 @@ def _weather(path: Path | None, tz: timezone) -> WeatherScript:
     )
 
 
+def _incidents(path: Path | None, frame: LocalFrame, tz: timezone, area: BaseGeometry) -> Incidents:
+    if path is None:
+        return Incidents()
+    spec_ = _validate(spec.IncidentsSpec, _read_yaml(path) or {}, path)
+
+    def inside(xy: tuple[float, float], item: str) -> tuple[float, float]:
+        if not area.covers(Point(xy)):
+            raise ScenarioError("lies outside the operating area", file=str(path), item=item)
+        return xy
+
+    fires = tuple(
+        FirePlan(
+            f.id,
+            inside(frame.to_xy(f.lon, f.lat), f"fire '{f.id}'"),
+            _aware(f.ignite, tz),
+            f.growth_m_per_min,
+            f.max_radius_m,
+            _aware(f.out, tz) if f.out else None,
+        )
+        for f in spec_.fires
+    )
+    vehicles = tuple(
+        VehiclePlan(
+            v.id,
+            v.kind,
+            tuple(inside(frame.to_xy(lo, la), f"vehicle '{v.id}'") for lo, la in v.path),
+            v.heading_deg,
+            _aware(v.start, tz) if v.start else None,
+            _aware(v.end, tz) if v.end else None,
+            v.speed_ms,
+        )
+        for v in spec_.vehicles
+    )
+    zones = []
+    for z in spec_.no_parking:
+        poly = frame.geometry_to_xy(Polygon(z.polygon))
+        if not poly.is_valid:
+            raise ScenarioError(
+                f"invalid polygon: {explain_validity(poly)}", file=str(path), item=f"no_parking '{z.id}'"
+            )
+        zones.append(NoParkingZone(z.id, z.name, poly, z.dwell_s))
+    confusers = tuple(
+        Confuser(c.id, c.kind, inside(frame.to_xy(c.lon, c.lat), f"confuser '{c.id}'"), c.size_m)
+        for c in spec_.confusers
+    )
+    return Incidents(fires, vehicles, tuple(zones), confusers)
+
+
 def load_scenario(folder: Path | str | None = None) -> Scenario:
     """Load and validate a scenario folder (or its scenario.yaml); the built-in one by default."""
     path = Path(folder) if folder is not None else BUILTIN_SCENARIO
@@ -341,6 +390,7 @@ def load_scenario(folder: Path | str | None = None) -> Scenario:
             )
         faults.append((_aware(fs.at, tz), fs.airport, fs.fault, fs.value, fs.duration_s))
     weather = _weather(root / s.weather if s.weather else None, tz)
+    incidents = _incidents(root / s.incidents if s.incidents else None, frame, tz, operating_xy)
     return Scenario(
         name=s.name,
         folder=root,
@@ -355,4 +405,5 @@ def load_scenario(folder: Path | str | None = None) -> Scenario:
         weather=weather,
         outlying=outlying,
         faults=tuple(faults),
+        incidents=incidents,
     )

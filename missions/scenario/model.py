@@ -12,6 +12,7 @@ from missions.airspace import Airspace, Approval
 from missions.errors import PlanningError
 from missions.fleet import Airport
 from missions.geo import XY, LocalFrame
+from missions.incidents import Incidents
 from missions.patrols import Patrol
 from missions.weather import WeatherScript
 
@@ -36,6 +37,7 @@ class Scenario:
     """Islands and other parts of the district outside the operating area (local frame)."""
     faults: tuple[tuple[datetime, str, str, float, float], ...] = field(default=())
     """(at, airport, fault, value, duration_s) for the simulator to inject."""
+    incidents: Incidents = field(default_factory=lambda: Incidents())
 
     def day_start(self) -> datetime:
         """Midnight, local time, of the scenario's default day."""

@@ -108,6 +108,48 @@ class FaultSpec(Strict):
     duration_s: float = Field(0.0, ge=0)
 
 
+class FireSpec(Strict):
+    id: str
+    lon: Lon
+    lat: Lat
+    ignite: datetime
+    out: datetime | None = None
+    growth_m_per_min: float = Field(0.6, ge=0)
+    max_radius_m: float = Field(30.0, gt=0)
+
+
+class VehicleSpec(Strict):
+    id: str
+    kind: Literal["car", "van", "truck"] = "car"
+    path: list[tuple[Lon, Lat]] = Field(min_length=1, description="One point: parked; more: driven along them")
+    heading_deg: float = 0.0
+    start: datetime | None = None
+    end: datetime | None = None
+    speed_ms: float = Field(8.0, gt=0)
+
+
+class NoParkingSpec(Strict):
+    id: str
+    name: str
+    polygon: list[tuple[Lon, Lat]] = Field(min_length=3)
+    dwell_s: float = Field(300.0, gt=0)
+
+
+class ConfuserSpec(Strict):
+    id: str
+    kind: Literal["red_roof", "tarp", "steam", "fog", "shadow", "glare"]
+    lon: Lon
+    lat: Lat
+    size_m: float = Field(10.0, gt=0)
+
+
+class IncidentsSpec(Strict):
+    fires: list[FireSpec] = []
+    vehicles: list[VehicleSpec] = []
+    no_parking: list[NoParkingSpec] = []
+    confusers: list[ConfuserSpec] = []
+
+
 class ScenarioSpec(Strict):
     version: Literal[1]
     name: str
@@ -117,6 +159,7 @@ class ScenarioSpec(Strict):
     airspace: AirspaceSpec
     patrols: str
     weather: str | None = None
+    incidents: str | None = Field(None, description="YAML of fires, vehicles, no-parking zones and look-alikes")
     models: ModelsSpec = ModelsSpec()
     airports: list[AirportSpec] = Field(min_length=1)
     faults: list[FaultSpec] = Field(default=[], description="Faults the simulator injects at given times")

@@ -15,8 +15,9 @@ import sys
 from datetime import datetime
 
 from missions.scenario import Scenario
-from missions.vocabulary import SIM_CONTROL_TOPIC, SimControl
+from missions.vocabulary import SIM_CONTROL_TOPIC, SimControl, video_meta_topic
 from orchestrator.bus.broker import BrokerAddress, EmbeddedBroker
+from sim.video.camera import FrameMeta
 
 log = logging.getLogger("dronepatrol.sim")
 
@@ -33,8 +34,15 @@ async def run_sim(
     host: str,
     signing_key: bytes | None = None,
     stop: asyncio.Event | None = None,
+    video: bool = True,
+    video_port: int = 0,
+    video_fps: float = 5.0,
 ) -> None:
+    import aiomqtt
+
     from sim.dock.bus import DockBus
+    from sim.video.mjpeg import MjpegServer
+    from sim.video.service import VideoService
     from sim.world import SimWorld
 
     stop = stop or asyncio.Event()
@@ -58,17 +66,31 @@ async def run_sim(
         open_docks=open_docks,
         signing_key=signing_key,
     )
+    server = MjpegServer(host, video_port)
     try:
         await world.open()
+        if video:
+            await server.start()
         for aid in world.vehicles:
             print(f"airport {aid} mavlink {world.mavlink_url(aid)}")
+            if video:
+                print(f"airport {aid} video {server.url(aid)}")
         print(f"mqtt {address.url}", flush=True)
         log.info("simulating %d airports from %s at %gx", len(world.vehicles), start.isoformat(), speedup)
         bus = DockBus(world, address.host, address.port)
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(world.run(stop))
-            tasks.create_task(bus.run(stop))
+        async with aiomqtt.Client(address.host, address.port, identifier="dronepatrol-sim-video") as meta_client:
+
+            async def publish_meta(meta: FrameMeta) -> None:
+                await meta_client.publish(video_meta_topic(meta.airport), meta.to_json(), qos=0)
+
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(world.run(stop))
+                tasks.create_task(bus.run(stop))
+                if video:
+                    service = VideoService(world, server, video_fps, publish_meta=publish_meta, seed=seed)
+                    tasks.create_task(service.run(stop))
     finally:
+        await server.stop()
         world.close()
         if broker is not None:
             await broker.stop()

@@ -1,0 +1,129 @@
+"""MJPEG over HTTP: the stream OpenCV's VideoCapture (FFmpeg) opens by URL.
+
+    GET /video/<airport>.mjpg   multipart/x-mixed-replace; each part a JPEG, with headers
+                                X-Frame-Seq, X-Capture-Time (simulated clock) and X-Pose
+    GET /video/<airport>.jpg    the latest frame once
+    GET /                       a plain-text index
+
+Every client gets the freshest frame: a client that falls behind skips frames rather than
+queueing them, and the server counts what it skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+log = logging.getLogger("dronepatrol.sim.video")
+
+BOUNDARY = b"dronepatrolframe"
+
+
+@dataclass
+class Latest:
+    """The newest encoded frame of one stream, and a condition to wait for the next."""
+
+    jpeg: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    seq: int = 0
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    skipped: int = 0
+
+    async def publish(self, jpeg: bytes, headers: dict[str, str], seq: int) -> None:
+        async with self.changed:
+            self.jpeg, self.headers, self.seq = jpeg, headers, seq
+            self.changed.notify_all()
+
+
+class MjpegServer:
+    """Serves one MJPEG stream per airport."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host, self.port = host, port
+        self.streams: dict[str, Latest] = {}
+        self._server: asyncio.AbstractServer | None = None
+
+    def url(self, airport: str) -> str:
+        return f"http://{self.host}:{self.port}/video/{airport}.mjpg"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._client, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            line = request.split(b"\r\n", 1)[0].decode(errors="replace")
+            parts = line.split()
+            path = parts[1] if len(parts) >= 2 else "/"
+            if path.startswith("/video/") and path.endswith(".mjpg"):
+                await self._stream(path[len("/video/") : -len(".mjpg")], writer)
+            elif path.startswith("/video/") and path.endswith(".jpg"):
+                await self._still(path[len("/video/") : -len(".jpg")], writer)
+            elif path == "/":
+                body = "\n".join(f"{a} {self.url(a)}" for a in self.streams).encode() + b"\n"
+                writer.write(
+                    b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
+                    + str(len(body)).encode()
+                    + b"\r\n\r\n"
+                    + body
+                )
+            else:
+                writer.write(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await writer.wait_closed()
+
+    async def _still(self, airport: str, writer: asyncio.StreamWriter) -> None:
+        latest = self.streams.get(airport)
+        if latest is None or not latest.jpeg:
+            writer.write(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            return
+        writer.write(
+            b"HTTP/1.0 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: "
+            + str(len(latest.jpeg)).encode()
+            + b"\r\n\r\n"
+            + latest.jpeg
+        )
+
+    async def _stream(self, airport: str, writer: asyncio.StreamWriter) -> None:
+        latest = self.streams.get(airport)
+        if latest is None:
+            writer.write(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            return
+        writer.write(
+            b"HTTP/1.0 200 OK\r\nCache-Control: no-cache\r\nConnection: close\r\n"
+            b"Content-Type: multipart/x-mixed-replace; boundary=" + BOUNDARY + b"\r\n\r\n"
+        )
+        sent = 0
+        while True:
+            async with latest.changed:
+                await latest.changed.wait_for(lambda sent=sent: latest.seq > sent)
+                jpeg, headers, seq = latest.jpeg, dict(latest.headers), latest.seq
+            if sent and seq > sent + 1:
+                latest.skipped += seq - sent - 1
+            extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
+            writer.write(
+                b"--"
+                + BOUNDARY
+                + b"\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                + str(len(jpeg)).encode()
+                + b"\r\n"
+                + extra
+                + b"\r\n"
+                + jpeg
+                + b"\r\n"
+            )
+            await writer.drain()  # a slow reader blocks here; meanwhile newer frames replace older
+            sent = seq
