@@ -42,6 +42,14 @@ def _time(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"'{text}' is not an ISO time such as 2026-12-02T08:00+08:00") from None
 
 
+def _latlon(text: str) -> tuple[float, float]:
+    try:
+        lat, lon = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not LAT,LON") from None
+    return lat, lon
+
+
 def _positive(text: str) -> float:
     try:
         value = float(text)
@@ -102,6 +110,19 @@ def _parser() -> argparse.ArgumentParser:
     fp.add_argument("--kind", required=True, choices=sorted(SIM_FAULTS))
     fp.add_argument("--value", type=float, default=1.0, help="strength; 0 clears the fault")
     fp.add_argument("--duration", type=float, default=0.0, help="simulated seconds until it clears (0: never)")
+    snap = simsub.add_parser("snapshot", help="render one camera frame with its ground truth drawn")
+    scenario_arg(snap)
+    snap.add_argument("--airport", required=True)
+    snap.add_argument("--at", type=_time, help="time (default: the scenario's day, 10:00)")
+    snap.add_argument("--target", type=_latlon, help="LAT,LON to look at (default: 45 degrees down, north)")
+    snap.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    snap.add_argument("--width", type=int, default=1280)
+    snap.add_argument("--height", type=int, default=720)
+    ds = simsub.add_parser("dataset", help="write a YOLO dataset (fire, smoke, vehicle) rendered from the sim")
+    scenario_arg(ds)
+    ds.add_argument("--n", type=int, required=True, help="number of images")
+    ds.add_argument("--out", type=Path, required=True)
+    ds.add_argument("--seed", type=int, default=0, dest="dataset_seed")
 
     sp = sub.add_parser("demo", help="run the simulated district end to end")
     scenario_arg(sp)
@@ -194,6 +215,25 @@ def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
     from missions.vocabulary import SimControl
     from orchestrator.commands.sim import run_sim, send_fault
 
+    if args.sim_command == "snapshot":
+        from orchestrator.commands.scene import snapshot
+
+        sc = _scenario(args, settings)
+        at = sc.localize(args.at) if args.at else sc.day_start().replace(hour=10)
+        frame = snapshot(sc, args.airport, at, args.target, args.out, args.width, args.height)
+        for tr in frame.truths:
+            print(f"{tr.cls} {tr.id} box {' '.join(f'{v:.0f}' for v in tr.box)} at {tr.lat:.6f},{tr.lon:.6f}")
+        print(f"wrote {args.out}")
+        return 0
+    if args.sim_command == "dataset":
+        from sim.scene.dataset import write_dataset
+
+        if args.n <= 0:
+            raise UsageError("--n must be positive")
+        sc = _scenario(args, settings)
+        counts = write_dataset(sc, args.n, args.out, seed=args.dataset_seed)
+        print(f"wrote {args.n} images to {args.out}: " + ", ".join(f"{n} {c}" for c, n in counts.items()))
+        return 0
     if args.sim_command == "fault":
         ctl = SimControl(args.airport, args.kind, args.value, args.duration)
         asyncio.run(send_fault(args.fault_mqtt, ctl))

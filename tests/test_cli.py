@@ -95,3 +95,35 @@ def test_demo_runs_end_to_end_as_a_user_would(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "Not scheduled:" in proc.stdout and "reached within 5 min" in proc.stdout
     assert (tmp_path / "coverage.png").is_file() and (tmp_path / "plans" / "paths.geojson").is_file()
+
+
+def test_sim_snapshot_draws_the_truth_and_dataset_writes_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    png = tmp_path / "x.png"
+    assert (
+        main(
+            [
+                "sim",
+                "snapshot",
+                "--airport",
+                "shekou",
+                "--at",
+                "2026-12-02T11:30",
+                "--target",
+                "22.498,113.906",
+                "--out",
+                str(png),
+                "--width",
+                "640",
+                "--height",
+                "360",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "fire-danan" in out and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["sim", "dataset", "--n", "4", "--out", str(tmp_path / "ds"), "--seed", "2"]) == 0
+    assert (tmp_path / "ds" / "data.yaml").is_file() and len(list((tmp_path / "ds").rglob("*.jpg"))) == 4
+    assert main(["sim", "snapshot", "--airport", "mars", "--out", str(png)]) == 2

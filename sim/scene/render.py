@@ -30,6 +30,8 @@ HAZE = np.array([200, 196, 188], np.float32)
 SKY_TOP = np.array([220, 170, 120], np.float32)
 VEHICLE_SIZE = {"car": (4.6, 1.8), "van": (5.3, 2.0), "truck": (9.5, 2.5)}
 MIN_VISIBLE_SHARE = 0.35
+MIN_BOX_PX = 3.0
+"""Smaller than this on either side, an object is not labelled (nor detectable)."""
 SMOKE_VISIBLE_ALPHA = 0.2
 """Smoke thinner than this is not part of its label."""
 """An object less than this share inside the frame is not labelled."""
@@ -167,16 +169,21 @@ class Renderer:
     ) -> Frame:
         img = self.ground(intr, pose)
         truths: list[Truth] = []
+
+        def near(xy: XY) -> bool:  # beyond the haze range nothing shows
+            return math.hypot(xy[0] - pose.x, xy[1] - pose.y) <= MAX_RANGE_M
+
         for c in self.scene.confusers:
-            self._confuser(img, intr, pose, c, t)
+            if near(c.xy):
+                self._confuser(img, intr, pose, c, t)
         for v in self.scene.vehicles:
-            if v.present(t):
+            if v.present(t) and near(self._vehicle_xy(v, t)[0]):
                 tr = self._vehicle(img, intr, pose, v, t)
                 if tr:
                     truths.append(tr)
         for fire in self.scene.fires:
             radius = fire.radius(t)
-            if radius > 0:
+            if radius > 0 and near(fire.xy):
                 truths += self._fire(img, intr, pose, fire, radius, t, wind)
         out = self._effects(img, effects or Effects(), pose)
         return Frame(out, truths, pose, t)
@@ -189,7 +196,7 @@ class Renderer:
         area = max((x2 - x1) * (y2 - y1), 1e-6)
         cx1, cy1 = max(x1, 0), max(y1, 0)
         cx2, cy2 = min(x2, intr.width), min(y2, intr.height)
-        if cx2 <= cx1 or cy2 <= cy1 or (cx2 - cx1) * (cy2 - cy1) / area < MIN_VISIBLE_SHARE or (cx2 - cx1) < 2:
+        if cx2 - cx1 < MIN_BOX_PX or cy2 - cy1 < MIN_BOX_PX or (cx2 - cx1) * (cy2 - cy1) / area < MIN_VISIBLE_SHARE:
             return None
         lon, lat = self.scenario.frame.to_lonlat(*xy)
         return Truth(cls, oid, (float(cx1), float(cy1), float(cx2), float(cy2)), xy, lon, lat)

@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from dataclasses import dataclass, field
 
 log = logging.getLogger("dronepatrol.sim.video")
 
 BOUNDARY = b"dronepatrolframe"
+SEND_BUFFER = 8 * 1024
 
 
 @dataclass
@@ -44,6 +46,9 @@ class MjpegServer:
         self.host, self.port = host, port
         self.streams: dict[str, Latest] = {}
         self._server: asyncio.AbstractServer | None = None
+        self._clients: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._closing = False
 
     def url(self, airport: str) -> str:
         return f"http://{self.host}:{self.port}/video/{airport}.mjpg"
@@ -55,9 +60,25 @@ class MjpegServer:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+            self._closing = True
+            for writer in list(self._writers):
+                writer.transport.abort()  # the handlers end on their own, not cancelled
+            for streamer in self.streams.values():
+                async with streamer.changed:
+                    streamer.changed.notify_all()
+            await asyncio.gather(*self._clients, return_exceptions=True)
             await self._server.wait_closed()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._clients.add(task)
+        self._writers.add(writer)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            # Keep little in flight, so a slow reader skips frames instead of queueing them.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        writer.transport.set_write_buffer_limits(high=0)
         try:
             request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
             line = request.split(b"\r\n", 1)[0].decode(errors="replace")
@@ -82,8 +103,11 @@ class MjpegServer:
             pass
         finally:
             writer.close()
-            with contextlib.suppress(ConnectionError, RuntimeError):
+            with contextlib.suppress(ConnectionError, RuntimeError, asyncio.CancelledError):
                 await writer.wait_closed()
+            if task is not None:
+                self._clients.discard(task)
+            self._writers.discard(writer)
 
     async def _still(self, airport: str, writer: asyncio.StreamWriter) -> None:
         latest = self.streams.get(airport)
@@ -109,7 +133,9 @@ class MjpegServer:
         sent = 0
         while True:
             async with latest.changed:
-                await latest.changed.wait_for(lambda sent=sent: latest.seq > sent)
+                await latest.changed.wait_for(lambda sent=sent: latest.seq > sent or self._closing)
+                if self._closing:
+                    return
                 jpeg, headers, seq = latest.jpeg, dict(latest.headers), latest.seq
             if sent and seq > sent + 1:
                 latest.skipped += seq - sent - 1
