@@ -25,6 +25,7 @@ TARGETS = {
         "reach_5min_share": ">= 0.95",
     },
     "sim": {"speedup_8": ">= 30", "speedup_100": ">= 10"},
+    "render": {"fps_640x360": ">= 60"},
 }
 
 
