@@ -69,6 +69,8 @@ def stream_latency(frames: int = 40) -> float:
                     else:
                         img[0:20, bit * 20 : bit * 20 + 20] = 0
                 ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 80])
+                if not ok:
+                    raise RuntimeError("JPEG encoding failed")
                 published[seq] = time.perf_counter()
                 await server.streams["bench"].publish(buf.tobytes(), {"X-Frame-Seq": str(seq)}, seq)
                 await asyncio.sleep(0.1)

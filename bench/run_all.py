@@ -44,7 +44,12 @@ def main() -> int:
             sections.append(f"## {area}\n\nFailed (exit {proc.returncode}).\n")
             continue
         lines = proc.stdout.strip().splitlines()
-        figures = json.loads(lines[-1])
+        try:
+            figures = json.loads(lines[-1])
+        except (IndexError, json.JSONDecodeError):
+            failed = True
+            sections.append(f"## {area}\n\nNo figures: its last line was not JSON.\n")
+            continue
         targets = TARGETS.get(area, {})
         rows = "\n".join(f"| `{k}` | {v} | {targets.get(k, '')} |" for k, v in figures.items())
         log = "\n".join(lines[:-1])

@@ -65,6 +65,7 @@ class Streams:
     def __init__(self) -> None:
         self.interval: dict[str, float] = {}
         self.next_due: dict[str, float] = {}
+        self._earliest = float("inf")
 
     def set_interval(self, name: str, seconds: float | None, now: float) -> None:
         if seconds is None or seconds <= 0:
@@ -73,6 +74,7 @@ class Streams:
             return
         self.interval[name] = seconds
         self.next_due[name] = now
+        self._earliest = min(self._earliest, now)
 
     def request_group(self, group: int, rate_hz: int, start: bool, now: float) -> bool:
         names = GROUPS.get(group)
@@ -83,6 +85,8 @@ class Streams:
         return True
 
     def due(self, now: float) -> list[str]:
+        if now + 1e-9 < self._earliest:
+            return []  # the common case: nothing due this step
         out = []
         for name, t in self.next_due.items():
             if now + 1e-9 >= t:
@@ -91,4 +95,5 @@ class Streams:
                 # Keep the cadence; after a long step, skip the backlog rather than burst.
                 nxt = t + step
                 self.next_due[name] = nxt if nxt > now else now + step
+        self._earliest = min(self.next_due.values(), default=float("inf"))
         return out

@@ -149,7 +149,7 @@ class Copter:
         return self.armed and self.body.alt > 0.3
 
     def cruise_speed(self) -> float:
-        return self.speed_override or self.params["WPNAV_SPEED"] / 100.0
+        return self.speed_override or self.params.values["WPNAV_SPEED"] / 100.0
 
     def system_status(self) -> int:
         if self.t < BOOT_S:
@@ -163,8 +163,8 @@ class Copter:
             reasons.append("Arm: Waiting for boot")
         if not self.gps_ok:
             reasons.append("Arm: GPS 1: No 3D fix")
-        capacity = self.params["BATT_CAPACITY"]
-        if self.body.soc * capacity < self.params["BATT_ARM_MAH"]:
+        capacity = self.params.values["BATT_CAPACITY"]
+        if self.body.soc * capacity < self.params.values["BATT_ARM_MAH"]:
             reasons.append("Arm: Battery below minimum arming capacity")
         if not self.lid_open:
             reasons.append("Arm: Dock lid closed")
@@ -348,17 +348,17 @@ class Copter:
         dx, dy = sp[0] - b.x, sp[1] - b.y
         dist = math.hypot(dx, dy)
         speed = min(self.cruise_speed(), math.sqrt(2 * 2.0 * dist))
-        if self.mode is Mode.RTL and self.params["RTL_SPEED"] > 0:
-            speed = min(speed, self.params["RTL_SPEED"] / 100.0)
+        if self.mode is Mode.RTL and self.params.values["RTL_SPEED"] > 0:
+            speed = min(speed, self.params.values["RTL_SPEED"] / 100.0)
         vx, vy = (dx / dist * speed, dy / dist * speed) if dist > 0.05 else (0.0, 0.0)
-        up, down = self.params["WPNAV_SPEED_UP"] / 100, self.params["WPNAV_SPEED_DN"] / 100
+        up, down = self.params.values["WPNAV_SPEED_UP"] / 100, self.params.values["WPNAV_SPEED_DN"] / 100
         if sp[2] <= 0.0:
             if dist > 2.0:
                 vz = 0.0  # get over the landing point first
             elif b.alt > 10.0:
-                vz = -((self.params["LAND_SPEED_HIGH"] or self.params["WPNAV_SPEED_DN"]) / 100)
+                vz = -((self.params.values["LAND_SPEED_HIGH"] or self.params.values["WPNAV_SPEED_DN"]) / 100)
             else:
-                vz = -self.params["LAND_SPEED"] / 100
+                vz = -self.params.values["LAND_SPEED"] / 100
         else:
             vz = max(-down, min(up, (sp[2] - b.alt) * 1.0))
         yaw: float | None = None
@@ -383,7 +383,7 @@ class Copter:
             if self.in_auto and self.runner.state == MISSION_STATE_ACTIVE:
                 out += self.runner.step(self, self.t)[1]  # report the landing item done at once
             return out
-        delay = self.params["DISARM_DELAY"]
+        delay = self.params.values["DISARM_DELAY"]
         took_off = b.alt > 0.3 or (sp is not None and sp[2] > 0.3)
         if delay > 0 and b.on_ground and not took_off and self.t - self.armed_at > delay:
             out += self.disarm("disarm delay")
@@ -395,7 +395,7 @@ class Copter:
         out: list[Out] = []
         if not self.airborne:
             return out
-        p = self.params
+        p = self.params.values
         mah = self.body.soc * p["BATT_CAPACITY"]
         if not self.batt_crit and p["BATT_CRT_MAH"] > 0 and mah < p["BATT_CRT_MAH"]:
             self.batt_crit = self.batt_low = True
@@ -423,7 +423,7 @@ class Copter:
         return out
 
     def _fence(self, now: float) -> list[Out]:
-        p = self.params
+        p = self.params.values
         if not p["FENCE_ENABLE"]:
             return []
         kind = int(p["FENCE_TYPE"])

@@ -78,6 +78,8 @@ class Params:
     def __getitem__(self, name: str) -> float:
         return self.values[name]
 
+    __slots__ = ("names", "values")
+
     def set(self, name: str, value: float) -> bool:
         """Set a known parameter within its range; False (nothing changes) otherwise."""
         spec = SPECS.get(name)
