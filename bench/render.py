@@ -108,9 +108,17 @@ def main() -> None:
     print(f"render: {f640:.0f} fps at 640x360, {f720:.0f} fps at 1280x720 (one thread); target 60 fps at 640x360")
     latency = stream_latency()
     print(f"stream: {latency:.0f} ms median from publish to VideoCapture.read() (10 fps MJPEG over HTTP)")
-    print(json.dumps({"fps_640x360": round(f640, 1), "fps_1280x720": round(f720, 1),
-                      "stream_latency_ms": round(latency, 1), "baseline_fps": 60.0,
-                      "ratio_vs_target": round(f640 / 60.0, 2)}))
+    print(
+        json.dumps(
+            {
+                "fps_640x360": round(f640, 1),
+                "fps_1280x720": round(f720, 1),
+                "stream_latency_ms": round(latency, 1),
+                "baseline_fps": 60.0,
+                "ratio_vs_target": round(f640 / 60.0, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from typing import Any
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
+from sim.mavlink.fastpack import FastPacker
 from sim.mavlink.messages import Out
 
 log = logging.getLogger("dronepatrol.sim.mavlink")
@@ -78,6 +79,7 @@ class MavlinkEndpoint(asyncio.DatagramProtocol):
         self.faults = LinkFaults(rng=random.Random(seed))
         self._pending: list[bytes] = []
         self._encoders: dict[str, Any] = {}
+        self._fast = FastPacker(sysid, 1)
 
     # asyncio protocol -----------------------------------------------------------------
 
@@ -127,10 +129,13 @@ class MavlinkEndpoint(asyncio.DatagramProtocol):
                     encode = self._encoders[out.name] = getattr(mav, out.name.lower() + "_encode")
                 if mav.signing.sign_outgoing:
                     mav.send(encode(**out.fields))
-                else:  # what mav.send does, without its file and bookkeeping
-                    self._pending.append(encode(**out.fields).pack(mav))
-                    mav.seq = (mav.seq + 1) % 256
-                    mav.total_packets_sent += 1
+                    continue
+                # What mav.send does, without its file and bookkeeping, and without
+                # building a message object where the fast packer can do without.
+                frame = self._fast.pack(out.name, out.fields, mav.seq)
+                self._pending.append(frame if frame is not None else encode(**out.fields).pack(mav))
+                mav.seq = (mav.seq + 1) % 256
+                mav.total_packets_sent += 1
             except Exception:
                 log.exception("cannot encode %s %s", out.name, out.fields)
 
