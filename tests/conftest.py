@@ -67,6 +67,13 @@ class RunningWorld:
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
+    async def start_services(self) -> list:  # type: ignore[type-arg]
+        """More to run beside the world, once it is open: a list of `run(stop)` callables."""
+        return []
+
+    async def stop_services(self) -> None:
+        """Undo start_services, after the world has stopped."""
+
     def _run(self) -> None:
         import asyncio
 
@@ -75,16 +82,21 @@ class RunningWorld:
 
         async def main() -> None:
             await self.world.open()
+            services = await self.start_services()
             self.ready.set()
-            await self.world.run(self.stop)
+            await asyncio.gather(self.world.run(self.stop), *(run(self.stop) for run in services))
+            await self.stop_services()
             self.world.close()
 
         self.loop.run_until_complete(main())
         self.loop.close()
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
+    def start(self) -> None:
         self.thread.start()
         assert self.ready.wait(10), "simulator did not start"
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        self.start()
         return self.world
 
     def __exit__(self, *exc: object) -> None:
@@ -110,3 +122,18 @@ def sim_world(scenario: Scenario):  # type: ignore[no-untyped-def]
     yield make
     for rw in running:
         rw.__exit__()
+
+
+def square_mission(
+    scenario: Scenario, airport: str, size_deg: float, alt: float, last_hold_s: float = 0.0
+) -> list[tuple[int, int, float, float, float, float]]:
+    """(frame, command, param1, lat, lon, alt) rows: home, take-off, two waypoints, RTL."""
+    ap = scenario.airports[airport]
+    lat, lon = ap.lat, ap.lon
+    return [
+        (0, 16, 0, lat, lon, ap.elevation_m),
+        (3, 22, 0, lat, lon, 30),
+        (3, 16, 0, lat + size_deg, lon, alt),
+        (3, 16, last_hold_s, lat + size_deg, lon + size_deg, alt),
+        (3, 20, 0, 0, 0, 0),
+    ]

@@ -17,20 +17,13 @@ import pytest
 from missions.formats import wpl
 from missions.formats.items import MissionItem
 from missions.scenario import Scenario
+from tests.conftest import square_mission
 
 AIRPORT = "shekou"
 
 
 def _rows(scenario: Scenario) -> list[tuple[int, int, float, float, float, float]]:
-    ap = scenario.airports[AIRPORT]
-    lat, lon = ap.lat, ap.lon
-    return [
-        (0, 16, 0, lat, lon, ap.elevation_m),
-        (3, 22, 0, lat, lon, 30),
-        (3, 16, 0, lat + 0.0015, lon, 35),
-        (3, 16, 0, lat + 0.0015, lon + 0.0015, 35),
-        (3, 20, 0, 0, 0, 0),
-    ]
+    return square_mission(scenario, AIRPORT, 0.0015, 35)
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ from pymavlink import mavutil
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
 from missions.scenario import Scenario
+from tests.conftest import square_mission
 
 AIRPORT = "shekou"
 
@@ -94,15 +95,7 @@ def _arm_and_take_off(m, alt: float) -> tuple[int, int]:  # type: ignore[no-unty
 
 
 def _mission(scenario: Scenario) -> list[tuple[int, int, float, float, float, float]]:
-    ap = scenario.airports[AIRPORT]
-    lat, lon = ap.lat, ap.lon
-    return [
-        (0, 16, 0, lat, lon, ap.elevation_m),
-        (3, 22, 0, lat, lon, 30),
-        (3, 16, 0, lat + 0.002, lon, 40),
-        (3, 16, 2, lat + 0.002, lon + 0.002, 40),
-        (3, 20, 0, 0, 0, 0),
-    ]
+    return square_mission(scenario, AIRPORT, 0.002, 40, last_hold_s=2)
 
 
 def _upload(m, items) -> int:  # type: ignore[no-untyped-def]

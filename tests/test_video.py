@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import socket
-import threading
 import time
 import urllib.request
 from datetime import datetime
@@ -17,43 +15,35 @@ from missions.scenario import Scenario
 from sim.video.mjpeg import BOUNDARY, MjpegServer
 from sim.video.service import VideoService
 from sim.world import SimWorld
-from tests.conftest import free_udp_base
+from tests.conftest import RunningWorld, free_udp_base
 
 
-class _Streaming:
+class _Streaming(RunningWorld):
+    """A one-airport world with its camera streaming over MJPEG."""
+
     def __init__(self, scenario: Scenario) -> None:
-        self.world = SimWorld(
-            scenario,
-            scenario.day_start().replace(hour=10),
-            speedup=10,
-            airports=["shekou"],
-            open_docks=True,
-            base_port=free_udp_base(1),
+        super().__init__(
+            SimWorld(
+                scenario,
+                scenario.day_start().replace(hour=10),
+                speedup=10,
+                airports=["shekou"],
+                open_docks=True,
+                base_port=free_udp_base(1),
+            )
         )
         self.server = MjpegServer()
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.stop = asyncio.Event()
+    async def start_services(self) -> list:  # type: ignore[type-arg]
+        await self.server.start()
+        self.service = VideoService(self.world, self.server, fps=8)
+        return [self.service.run]
 
-        async def main() -> None:
-            await self.world.open()
-            await self.server.start()
-            self.service = VideoService(self.world, self.server, fps=8)
-            self.ready.set()
-            await asyncio.gather(self.world.run(self.stop), self.service.run(self.stop))
-            await self.server.stop()
-            self.world.close()
-
-        self.loop.run_until_complete(main())
-        self.loop.close()
+    async def stop_services(self) -> None:
+        await self.server.stop()
 
     def __enter__(self) -> _Streaming:
-        self.thread.start()
-        assert self.ready.wait(10)
+        self.start()
         c = self.world.vehicles["shekou"].copter
         deadline = time.time() + 10
         while c.t < 3 and time.time() < deadline:  # the autopilot refuses to arm while booting
@@ -78,10 +68,6 @@ class _Streaming:
         c.set_mode(4, c.t)
         c.arm(c.t)
         c.guided = (300.0, 300.0, 70.0)
-
-    def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self.stop.set)
-        self.thread.join(15)
 
 
 @pytest.fixture

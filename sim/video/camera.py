@@ -65,9 +65,11 @@ class DroneCamera:
         self.seq = 0
 
     def capture(
-        self, t: datetime, wind: tuple[float, float], effects: Effects | None = None
+        self, t: datetime, wind: tuple[float, float], effects: Effects | None = None, pose: Pose | None = None
     ) -> tuple[Frame, FrameMeta]:
-        pose = camera_pose(self.scenario, self.copter)
+        """Render a frame at time t; `pose` read beforehand lets rendering run off the loop
+        while the vehicle moves on."""
+        pose = pose or camera_pose(self.scenario, self.copter)
         frame = self.renderer.render(self.intr, pose, t, wind, effects)
         self.seq += 1
         lon, lat = self.scenario.frame.to_lonlat(pose.x, pose.y)

@@ -79,22 +79,7 @@ class VideoService:
         wind = v.wind.vector
 
         def work() -> tuple[bytes, FrameMeta]:
-            frame = self.renderer.render(cam.intr, pose, t, wind, self.effects)
-            cam.seq += 1
-            lon, lat = self.world.scenario.frame.to_lonlat(pose.x, pose.y)
-            meta = FrameMeta(
-                aid,
-                cam.seq,
-                t.isoformat(),
-                lon,
-                lat,
-                pose.alt,
-                pose.heading_deg,
-                pose.pitch_deg,
-                cam.intr.hfov_deg,
-                cam.intr.width,
-                cam.intr.height,
-            )
+            frame, meta = cam.capture(t, wind, self.effects, pose)
             return cam.encode(frame.image, meta), meta
 
         jpeg, meta = await loop.run_in_executor(self._pool, work)
