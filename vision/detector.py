@@ -1,0 +1,217 @@
+"""Detectors: one interface, two backends that return the same boxes.
+
+`OnnxDetector` runs an exported model under ONNX Runtime (the service's runtime needs
+nothing else); `UltralyticsDetector` runs a ``.pt`` with ultralytics (the training extra).
+Both letterbox to a rectangle of the frame's aspect, keep the same NMS, and map the
+model's class ids onto fire/smoke/vehicle through a class map. Frames of the same size
+from several streams go through the network as one batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from vision.classmap import ClassMapError, names_from_metadata, resolve
+from vision.letterbox import Letterbox
+from vision.nms import decode
+from vision.types import Detection
+
+log = logging.getLogger("dronepatrol.vision")
+
+
+class ModelError(RuntimeError):
+    """The model file is missing, unreadable or not a detector we can use."""
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    imgsz: int = 320
+    """Long side of the network input."""
+    rect: bool = True
+    """Keep the frame's aspect (less padding, less work) instead of a square input."""
+    conf: float = 0.25
+    """Lowest score kept before NMS; per-class thresholds apply after."""
+    iou: float = 0.7
+    max_det: int = 300
+    class_conf: Mapping[str, float] = field(default_factory=dict)
+    """Per-class minimum score, e.g. {"smoke": 0.4}."""
+    threads: int = 0
+    """Intra-op threads; 0 means one per core."""
+
+
+class Detector(Protocol):
+    classes: dict[int, str]
+    config: DetectorConfig
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
+        """Boxes for each BGR frame, in that frame's pixels."""
+        ...
+
+
+def _per_class_floor(classes: Mapping[int, str], cfg: DetectorConfig, n_model: int) -> np.ndarray:
+    floor = np.full(n_model, np.inf, np.float32)  # ids outside the class map are dropped
+    for cid, name in classes.items():
+        if cid < n_model:
+            floor[cid] = max(cfg.conf, cfg.class_conf.get(name, cfg.conf))
+    return floor
+
+
+def _to_detections(
+    boxes: np.ndarray, scores: np.ndarray, ids: np.ndarray, classes: Mapping[int, str]
+) -> list[Detection]:
+    return [
+        Detection(classes[int(c)], float(s), (float(b[0]), float(b[1]), float(b[2]), float(b[3])))
+        for b, s, c in zip(boxes, scores, ids, strict=True)
+    ]
+
+
+class OnnxDetector:
+    """An ultralytics-exported YOLO ONNX model (raw head, no NMS inside) under ONNX Runtime."""
+
+    def __init__(
+        self, path: Path, config: DetectorConfig = DetectorConfig(), class_map: Mapping[int, str] | None = None
+    ) -> None:
+        import onnxruntime as ort
+
+        if not path.is_file():
+            raise ModelError(f"model {path} not found")
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.intra_op_num_threads = config.threads or (os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelError(f"model {path} cannot be loaded: {str(exc).splitlines()[0][:200]}") from exc
+        meta = self.session.get_modelmeta().custom_metadata_map
+        inp = self.session.get_inputs()[0]
+        out = self.session.get_outputs()[0]
+        if len(inp.shape) != 4 or len(out.shape) != 3:
+            raise ModelError(f"model {path} is not a YOLO detector (input {inp.shape}, output {out.shape})")
+        try:
+            model_names = names_from_metadata(meta.get("names"))
+            self.classes = resolve(model_names, class_map)
+        except ClassMapError as exc:
+            raise ModelError(f"model {path}: {exc}") from exc
+        self.n_model = len(model_names) if model_names else (out.shape[1] - 4 if isinstance(out.shape[1], int) else 0)
+        if self.n_model <= 0:
+            raise ModelError(f"model {path}: cannot tell how many classes it has")
+        self.fixed = all(isinstance(d, int) for d in inp.shape[2:])
+        self.fixed_hw = (int(inp.shape[2]), int(inp.shape[3])) if self.fixed else None
+        self.dynamic_batch = not isinstance(inp.shape[0], int)
+        self.input_name = inp.name
+        self.config = config
+        self.floor = _per_class_floor(self.classes, config, self.n_model)
+        self.path = path
+        self._plans: dict[tuple[int, int], Letterbox] = {}
+
+    def _plan(self, w: int, h: int) -> Letterbox:
+        key = (w, h)
+        plan = self._plans.get(key)
+        if plan is None:
+            if self.fixed_hw is not None:
+                ih, iw = self.fixed_hw
+                gain = min(ih / h, iw / w)
+                plan = Letterbox.plan(w, h, max(ih, iw), rect=False)
+                plan = Letterbox(
+                    w,
+                    h,
+                    iw,
+                    ih,
+                    gain,
+                    round((iw - round(w * gain)) / 2 - 0.1),
+                    round((ih - round(h * gain)) / 2 - 0.1),
+                    round(w * gain),
+                    round(h * gain),
+                )
+            else:
+                plan = Letterbox.plan(w, h, self.config.imgsz, self.config.rect)
+            self._plans[key] = plan
+        return plan
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
+        results: list[list[Detection]] = [[] for _ in images]
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, img in enumerate(images):
+            groups.setdefault((img.shape[1], img.shape[0]), []).append(i)
+        for (w, h), idx in groups.items():
+            plan = self._plan(w, h)
+            chunks = [idx] if self.dynamic_batch else [[i] for i in idx]
+            for chunk in chunks:
+                batch = np.empty((len(chunk), plan.in_h, plan.in_w, 3), np.uint8)
+                for j, i in enumerate(chunk):
+                    batch[j].fill(114)
+                    plan.apply(images[i], batch[j])
+                tensor = np.ascontiguousarray(batch[..., ::-1].transpose(0, 3, 1, 2), dtype=np.float32)
+                tensor *= 1 / 255.0
+                raw = self.session.run(None, {self.input_name: tensor})[0]
+                for j, i in enumerate(chunk):
+                    boxes, scores, ids = decode(
+                        raw[j], self.config.conf, self.config.iou, self.config.max_det, self.floor
+                    )
+                    results[i] = _to_detections(plan.unmap(boxes), scores, ids, self.classes)
+        return results
+
+
+class UltralyticsDetector:
+    """A ``.pt`` (or anything ultralytics loads) through ultralytics' own predict."""
+
+    def __init__(
+        self, path: Path, config: DetectorConfig = DetectorConfig(), class_map: Mapping[int, str] | None = None
+    ) -> None:
+        from vision.offline import ultralytics
+
+        if not path.is_file():
+            raise ModelError(f"model {path} not found")
+        ul = ultralytics()
+        try:
+            self.model = ul.YOLO(str(path), task="detect")
+        except Exception as exc:  # ultralytics raises many kinds
+            raise ModelError(f"model {path} cannot be loaded: {str(exc).splitlines()[0][:200]}") from exc
+        try:
+            self.classes = resolve(names_from_metadata(self.model.names), class_map)
+        except ClassMapError as exc:
+            raise ModelError(f"model {path}: {exc}") from exc
+        if config.threads:
+            import torch
+
+            torch.set_num_threads(config.threads)
+        self.config = config
+        self.floor = _per_class_floor(self.classes, config, len(self.model.names))
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
+        out: list[list[Detection]] = []
+        results = self.model.predict(
+            list(images),
+            imgsz=self.config.imgsz,
+            conf=self.config.conf,
+            iou=self.config.iou,
+            max_det=self.config.max_det,
+            rect=self.config.rect,
+            device="cpu",
+            verbose=False,
+        )
+        for r in results:
+            boxes = r.boxes.xyxy.numpy()
+            scores = r.boxes.conf.numpy()
+            ids = r.boxes.cls.numpy().astype(np.int64)
+            ok = scores >= self.floor[ids]
+            out.append(_to_detections(boxes[ok], scores[ok], ids[ok], self.classes))
+        return out
+
+
+def load_detector(
+    path: Path, config: DetectorConfig = DetectorConfig(), class_map: Mapping[int, str] | None = None
+) -> Detector:
+    """The backend by file type: .onnx under ONNX Runtime, anything else through ultralytics."""
+    if path.suffix.lower() == ".onnx":
+        return OnnxDetector(path, config, class_map)
+    return UltralyticsDetector(path, config, class_map)

@@ -1,0 +1,100 @@
+"""Train the detector from scratch on the simulator's images, then export it to ONNX.
+
+Reproducible on a CPU, offline: the network is built from ultralytics' YOLO11 YAML (no
+pretrained weights to fetch), the AMP check is off, and the dataset is rendered by
+`sim.scene.dataset` unless a YOLO folder is given. The exported ONNX takes any input size
+(dynamic axes), so the pipeline can feed a 16:9 rectangle instead of a padded square.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from vision.offline import ultralytics
+
+log = logging.getLogger(__name__)
+
+MODELS_DIR = Path(__file__).parent / "models"
+DEFAULT_MODEL = MODELS_DIR / "dronepatrol-yolo11n.onnx"
+DEFAULT_WEIGHTS = MODELS_DIR / "dronepatrol-yolo11n.pt"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 40
+    imgsz: int = 320
+    batch: int = 16
+    threads: int = 2
+    arch: str = "yolo11n.yaml"
+    seed: int = 0
+    n_images: int = 600
+    """Rendered images when no dataset folder is given."""
+
+
+def render_dataset(out: Path, n: int, seed: int, scenario: Path | None = None) -> Path:
+    from missions.scenario import load_scenario
+    from sim.scene.dataset import write_dataset
+
+    sc = load_scenario(scenario)
+    write_dataset(sc, n, out, seed=seed)
+    return out / "data.yaml"
+
+
+def data_yaml(data: Path) -> Path:
+    """Accept a data.yaml or a folder holding one."""
+    path = data / "data.yaml" if data.is_dir() else data
+    if not path.is_file():
+        raise FileNotFoundError(f"{data}: no data.yaml (a YOLO dataset folder with images/ and labels/)")
+    return path
+
+
+def train(cfg: TrainConfig, work: Path, data: Path | None = None, install_to: Path | None = None) -> Path:
+    """Train, export, and return the ONNX path (copied into `install_to` when given)."""
+    ul = ultralytics()
+    import torch
+
+    torch.set_num_threads(cfg.threads)
+    work.mkdir(parents=True, exist_ok=True)
+    yaml_path = data_yaml(data) if data else render_dataset(work / "dataset", cfg.n_images, cfg.seed)
+    model = ul.YOLO(cfg.arch)
+    model.train(
+        data=str(yaml_path),
+        epochs=cfg.epochs,
+        imgsz=cfg.imgsz,
+        batch=cfg.batch,
+        device="cpu",
+        workers=min(2, os.cpu_count() or 1),
+        pretrained=False,
+        amp=False,
+        seed=cfg.seed,
+        deterministic=True,
+        project=str(work),
+        name="run",
+        exist_ok=True,
+        plots=False,
+        verbose=True,
+    )
+    best = work / "run" / "weights" / "best.pt"
+    onnx_path = export_onnx(best, cfg.imgsz)
+    if install_to is not None:
+        install_to.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(best, install_to / DEFAULT_WEIGHTS.name)
+        shutil.copyfile(onnx_path, install_to / DEFAULT_MODEL.name)
+        return install_to / DEFAULT_MODEL.name
+    return onnx_path
+
+
+def export_onnx(weights: Path, imgsz: int = 320) -> Path:
+    """ONNX with dynamic input size, no NMS inside (ours runs on the raw head)."""
+    ul = ultralytics()
+    model = ul.YOLO(str(weights))
+    with warnings.catch_warnings():
+        # torch's notice that its TorchScript-based exporter is the older of two; it is the one ultralytics uses.
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        out = model.export(format="onnx", imgsz=imgsz, dynamic=True, simplify=True, opset=17, device="cpu")
+    return Path(out)
