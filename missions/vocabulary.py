@@ -166,3 +166,8 @@ class SimControl(Message):
     """Strength: loss share for packet_loss, Wh for battery_sag, m/s for gust; 0 clears."""
     duration_s: float = 0.0
     """Sim seconds until it clears by itself; 0 = until cleared."""
+
+
+def findings_topic(airport: str) -> str:
+    """Vision's confirmed findings from one airport's drone (JSON, evidence inline)."""
+    return f"{ROOT}/vision/{airport}/findings"
