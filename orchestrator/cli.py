@@ -5,6 +5,7 @@ Commands:
   dispatch   the drone that reaches a point first, with every candidate's ETA
   coverage   the share of the district reached within N minutes, with a map
   sim        the simulated drones (MAVLink on UDP) and docks (MQTT), until stopped
+  vision     the detector: train, eval, detect on images, run the pipeline on a stream
   demo       the simulated district end to end on the built-in scenario
 
 Bad input (a malformed scenario, a point outside the district, an unknown airport) ends
@@ -123,6 +124,10 @@ def _parser() -> argparse.ArgumentParser:
     ds.add_argument("--n", type=int, required=True, help="number of images")
     ds.add_argument("--out", type=Path, required=True)
     ds.add_argument("--seed", type=int, default=0, dest="dataset_seed")
+
+    from orchestrator.commands.vision import add_parser as add_vision_parser
+
+    add_vision_parser(sub, scenario_arg)
 
     sp = sub.add_parser("demo", help="run the simulated district end to end")
     scenario_arg(sp)
@@ -264,7 +269,20 @@ def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-COMMANDS = {"plan": cmd_plan, "dispatch": cmd_dispatch, "coverage": cmd_coverage, "demo": cmd_demo, "sim": cmd_sim}
+def cmd_vision(args: argparse.Namespace, settings: Settings) -> int:
+    from orchestrator.commands.vision import cmd_vision as run
+
+    return run(args, settings)
+
+
+COMMANDS = {
+    "plan": cmd_plan,
+    "dispatch": cmd_dispatch,
+    "coverage": cmd_coverage,
+    "demo": cmd_demo,
+    "sim": cmd_sim,
+    "vision": cmd_vision,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

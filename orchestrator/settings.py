@@ -12,12 +12,36 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ConfigError(Exception):
     """The configuration file or environment is invalid; the message says where."""
+
+
+class VisionSettings(BaseModel):
+    """The detector and its thresholds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: Path | None = Field(None, description="ONNX or ultralytics model; the shipped one when unset")
+    classes: str | None = Field(None, description="class map such as '0:smoke,1:fire' for a model trained elsewhere")
+    imgsz: int = Field(320, ge=64, le=2048, multiple_of=32, description="long side of the network input")
+    conf: float = Field(0.25, gt=0, lt=1, description="lowest score kept")
+    class_conf: dict[Literal["fire", "smoke", "vehicle"], float] = Field(
+        default_factory=dict, description="per-class minimum score"
+    )
+    threads: int = Field(0, ge=0, description="inference threads (0: one per core)")
+    confirm_k: int = Field(3, ge=1, description="fire/smoke: seen in k ...")
+    confirm_n: int = Field(6, ge=1, description="... of the last n frames in view")
+    confirm_span_s: float = Field(2.0, ge=0, description="fire/smoke: over at least this many seconds")
+
+    @model_validator(mode="after")
+    def _k_of_n(self) -> VisionSettings:
+        if self.confirm_k > self.confirm_n:
+            raise ValueError(f"confirm_k ({self.confirm_k}) cannot exceed confirm_n ({self.confirm_n})")
+        return self
 
 
 class Settings(BaseSettings):
@@ -29,6 +53,7 @@ class Settings(BaseSettings):
     scenario: Path | None = Field(None, description="Scenario folder; the built-in Nanshan scenario when unset")
     data_dir: Path = Field(Path("var"), description="Where the service writes its files (plans, maps, database)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    vision: VisionSettings = VisionSettings()
 
     @classmethod
     def load(cls, path: Path | None = None) -> Settings:
