@@ -33,3 +33,20 @@ def test_cli_refuses_a_bad_config_with_exit_2(tmp_path: Path, capsys: pytest.Cap
     cfg.write_text("scenaro: x\n")
     assert main(["--config", str(cfg), "plan"]) == 2
     assert "scenaro" in capsys.readouterr().err
+
+
+def test_vision_settings_are_checked(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("vision:\n  imgsz: 640\n  class_conf: {smoke: 0.4}\n")
+    s = Settings.load(good)
+    assert s.vision.imgsz == 640 and s.vision.class_conf == {"smoke": 0.4}
+    for body, why in [
+        ("vision:\n  imgsz: 300\n", "vision.imgsz"),
+        ("vision:\n  class_conf: {boat: 0.5}\n", "vision.class_conf"),
+        ("vision:\n  confirm_k: 7\n  confirm_n: 6\n", "cannot exceed"),
+        ("vision:\n  modle: x.onnx\n", "vision.modle"),
+    ]:
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(body)
+        with pytest.raises(ConfigError, match=why):
+            Settings.load(bad)

@@ -5,75 +5,20 @@ from __future__ import annotations
 import itertools
 import socket
 import time
-import urllib.request
 from datetime import datetime
 
 import cv2
 import pytest
 
 from missions.scenario import Scenario
-from sim.video.mjpeg import BOUNDARY, MjpegServer
-from sim.video.service import VideoService
-from sim.world import SimWorld
-from tests.conftest import RunningWorld, free_udp_base
-
-
-class _Streaming(RunningWorld):
-    """A one-airport world with its camera streaming over MJPEG."""
-
-    def __init__(self, scenario: Scenario) -> None:
-        super().__init__(
-            SimWorld(
-                scenario,
-                scenario.day_start().replace(hour=10),
-                speedup=10,
-                airports=["shekou"],
-                open_docks=True,
-                base_port=free_udp_base(1),
-            )
-        )
-        self.server = MjpegServer()
-
-    async def start_services(self) -> list:  # type: ignore[type-arg]
-        await self.server.start()
-        self.service = VideoService(self.world, self.server, fps=8)
-        return [self.service.run]
-
-    async def stop_services(self) -> None:
-        await self.server.stop()
-
-    def __enter__(self) -> _Streaming:
-        self.start()
-        c = self.world.vehicles["shekou"].copter
-        deadline = time.time() + 10
-        while c.t < 3 and time.time() < deadline:  # the autopilot refuses to arm while booting
-            time.sleep(0.05)
-        self.loop.call_soon_threadsafe(self._take_off, c)
-        while not c.airborne and time.time() < deadline:
-            time.sleep(0.05)
-        assert c.airborne
-        url = self.server.url("shekou")
-        deadline = time.time() + 20
-        while time.time() < deadline:  # wait for the first frame
-            try:
-                with urllib.request.urlopen(url.replace(".mjpg", ".jpg"), timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.2)
-        return self
-
-    @staticmethod
-    def _take_off(c) -> None:  # type: ignore[no-untyped-def]
-        c.set_mode(4, c.t)
-        c.arm(c.t)
-        c.guided = (300.0, 300.0, 70.0)
+from sim.video.mjpeg import BOUNDARY
+from tests.simvideo import StreamingWorld
 
 
 @pytest.fixture
 def streaming(scenario: Scenario):  # type: ignore[no-untyped-def]
-    with _Streaming(scenario) as s:
-        yield s
+    with StreamingWorld(scenario) as s:
+        yield s.take_off()
 
 
 def _parts(url: str, count: int, pause: float = 0.0, until_seq: int | None = None) -> list[dict[str, str]]:
@@ -106,7 +51,7 @@ def _parts(url: str, count: int, pause: float = 0.0, until_seq: int | None = Non
         return out
 
 
-def test_opencv_opens_the_stream_by_url_and_reads_frames(streaming: _Streaming) -> None:
+def test_opencv_opens_the_stream_by_url_and_reads_frames(streaming: StreamingWorld) -> None:
     cap = cv2.VideoCapture(streaming.server.url("shekou"), cv2.CAP_FFMPEG)
     try:
         assert cap.isOpened()
@@ -120,7 +65,7 @@ def test_opencv_opens_the_stream_by_url_and_reads_frames(streaming: _Streaming) 
         cap.release()
 
 
-def test_frames_arrive_in_order_with_monotonic_capture_times_and_pose(streaming: _Streaming) -> None:
+def test_frames_arrive_in_order_with_monotonic_capture_times_and_pose(streaming: StreamingWorld) -> None:
     parts = _parts(streaming.server.url("shekou"), 6)
     seqs = [int(p["X-Frame-Seq"]) for p in parts]
     times = [datetime.fromisoformat(p["X-Capture-Time"]) for p in parts]
@@ -131,7 +76,7 @@ def test_frames_arrive_in_order_with_monotonic_capture_times_and_pose(streaming:
     assert abs(lon - ap.lon) < 0.01 and abs(lat - ap.lat) < 0.01 and 0 < alt <= 75 and -90 <= pitch <= 0
 
 
-def test_a_reader_that_falls_behind_gets_the_freshest_frame(streaming: _Streaming) -> None:
+def test_a_reader_that_falls_behind_gets_the_freshest_frame(streaming: StreamingWorld) -> None:
     latest = streaming.server.streams["shekou"]
     first = latest.seq
     stall = 2.0

@@ -134,3 +134,34 @@ def test_end_to_end_with_a_perfect_detector_over_the_simulated_world(scenario: S
     fires = [f for f in findings if f.kind == "fire"]
     assert fires and math.dist(fires[0].xy, (fx, fy)) < 30.0
     assert all(f.kind in ("fire", "smoke") for f in findings)
+
+
+def test_a_terrain_model_places_a_box_on_the_hill_not_on_the_flat_under_it(scenario: Scenario) -> None:
+    from vision.detector import DetectorConfig
+    from vision.pipeline import PipelineConfig, VisionPipeline
+
+    pose = Pose(0.0, 0.0, 120.0, 0.0, -30.0)
+    hill = (0.0, 150.0, 40.0)  # a point on a slope 40 m above the take-off pad
+
+    def terrain(x: float, y: float) -> float:
+        return float(np.clip((y - 110.0), 0.0, 80.0))  # rises 1 m per metre north of y = 110
+
+    uv, _ = project(INTR, pose, np.array([hill]))
+    u, v = uv[0]
+    det = Detection("fire", 0.9, (u - 4, v - 6, u + 4, v + 4))  # its reference pixel (60 % down) is (u, v)
+
+    class NoDetector:
+        def __init__(self) -> None:
+            self.classes = {0: "fire"}
+            self.config = DetectorConfig()
+
+        def detect(self, images):  # type: ignore[no-untyped-def]
+            return [[] for _ in images]
+
+    flat = VisionPipeline(NoDetector(), scenario.frame)._place(INTR, pose, det, T0)
+    hilly = VisionPipeline(NoDetector(), scenario.frame, config=PipelineConfig(terrain=terrain))._place(
+        INTR, pose, det, T0
+    )
+    assert flat is not None and hilly is not None
+    assert math.dist(flat.xy, hill[:2]) > 30, "flat ground puts it far beyond the hill"
+    assert math.dist(hilly.xy, hill[:2]) < 2.0
