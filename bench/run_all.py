@@ -26,6 +26,14 @@ TARGETS = {
     },
     "sim": {"speedup_8": ">= 30", "speedup_100": ">= 10"},
     "render": {"fps_640x360": ">= 60"},
+    "vision": {
+        "speedup_640": ">= 2",
+        "speedup_320": ">= 2",
+        "agree_640": "1.0 (identical fp32)",
+        "agree_320": "1.0 (identical fp32)",
+        "streams8_fps_each": ">= 2",
+        "capture_to_finding_p95_s": "< 1 s",
+    },
 }
 
 
