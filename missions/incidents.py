@@ -7,6 +7,7 @@ no-parking zones (with their dwell times) to decide what counts as illegal parki
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -72,10 +73,25 @@ class Confuser:
 
 
 @dataclass(frozen=True)
+class DetectionZone:
+    """A place where vision needs its own thresholds: steam vents that look like smoke,
+    a car park where vehicles are expected."""
+
+    id: str
+    name: str
+    area: BaseGeometry
+    class_conf: Mapping[str, float]
+    """Minimum detector score per class inside the zone."""
+    confirm: tuple[int, int, float] | None = None
+    """Fire/smoke confirmed in k of n frames over t seconds, instead of the default."""
+
+
+@dataclass(frozen=True)
 class Incidents:
-    """Everything a scenario puts on the ground."""
+    """Everything a scenario puts on the ground, and where vision is told to look harder."""
 
     fires: tuple[FirePlan, ...] = ()
     vehicles: tuple[VehiclePlan, ...] = ()
     no_parking: tuple[NoParkingZone, ...] = ()
     confusers: tuple[Confuser, ...] = ()
+    detection_zones: tuple[DetectionZone, ...] = ()

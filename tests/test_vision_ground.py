@@ -165,3 +165,36 @@ def test_a_terrain_model_places_a_box_on_the_hill_not_on_the_flat_under_it(scena
     assert flat is not None and hilly is not None
     assert math.dist(flat.xy, hill[:2]) > 30, "flat ground puts it far beyond the hill"
     assert math.dist(hilly.xy, hill[:2]) < 2.0
+
+
+def test_a_zone_with_a_stricter_smoke_threshold_drops_weak_smoke_there_only(scenario: Scenario) -> None:
+    from vision.detector import DetectorConfig
+    from vision.frames import CameraPose, RawFrame
+    from vision.pipeline import VisionPipeline, VisionZone
+
+    zone = scenario.incidents.detection_zones[0]
+    assert zone.id == "mawan-stacks" and zone.class_conf["smoke"] == 0.6
+    vz = VisionZone.from_scenario(zone)
+    assert vz.confirm is not None and (vz.confirm.k, vz.confirm.n) == (5, 8)
+    inside = zone.area.representative_point()
+    outside = (inside.x + 2000.0, inside.y)
+
+    class Listed:
+        def __init__(self) -> None:
+            self.classes = {0: "smoke"}
+            self.config = DetectorConfig()
+
+        def detect(self, images):  # type: ignore[no-untyped-def]
+            return [[] for _ in images]
+
+    pipe = VisionPipeline(Listed(), scenario.frame, zones=[vz])
+    for where, expect in [((inside.x, inside.y), 0), (outside, 1)]:
+        pose = Pose(where[0], where[1] - 10, 80.0, 0.0, -90.0)
+        weak = Detection("smoke", 0.45, _det_at(pose, where, "smoke").box)
+        lon, lat = scenario.frame.to_lonlat(pose.x, pose.y)
+        cam = CameraPose(lon, lat, pose.alt, pose.heading_deg, pose.pitch_deg, INTR.hfov_deg)
+        raw = RawFrame("s", 1, None, np.zeros((INTR.height, INTR.width, 3), np.uint8), T0, cam, 0.0)
+        before = len(pipe.streams["s"].tracker.tracks) if "s" in pipe.streams else 0
+        pipe._frame(raw, cam, T0, raw.image, [weak])  # type: ignore[arg-type]
+        after = len(pipe.streams["s"].tracker.tracks)
+        assert after - before == expect, where

@@ -24,7 +24,7 @@ from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
 from missions.geo import LocalFrame
-from missions.incidents import NoParkingZone
+from missions.incidents import DetectionZone, NoParkingZone
 from missions.optics import Intrinsics, Pose, pixel_rays, visible_ground
 from vision.detector import Detector
 from vision.evidence import crop, draw_boxes, jpeg
@@ -48,6 +48,11 @@ class VisionZone:
     area: BaseGeometry
     class_conf: Mapping[str, float] = field(default_factory=dict)
     confirm: ConfirmRule | None = None
+
+    @classmethod
+    def from_scenario(cls, zone: DetectionZone) -> VisionZone:
+        confirm = ConfirmRule(zone.confirm[0], zone.confirm[1], zone.confirm[2]) if zone.confirm else None
+        return cls(zone.id, zone.area, dict(zone.class_conf), confirm)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from missions.energy import PowerModel
 from missions.errors import ScenarioError
 from missions.fleet import Airport, Camera, ChargeCurve, DockModel, DroneModel
 from missions.geo import LocalFrame
-from missions.incidents import Confuser, FirePlan, Incidents, NoParkingZone, VehiclePlan
+from missions.incidents import Confuser, DetectionZone, FirePlan, Incidents, NoParkingZone, VehiclePlan
 from missions.patrols import CronRule, Patrol, PatrolKind, PatrolRule, PointMode, Target, TriggerRule
 from missions.recurrence import Cron, RecurrenceError, Season
 from missions.scenario import spec
@@ -331,7 +331,23 @@ def _incidents(path: Path | None, frame: LocalFrame, tz: timezone, area: BaseGeo
         Confuser(c.id, c.kind, inside(frame.to_xy(c.lon, c.lat), f"confuser '{c.id}'"), c.size_m)
         for c in spec_.confusers
     )
-    return Incidents(fires, vehicles, tuple(zones), confusers)
+    detection = []
+    for dz in spec_.detection_zones:
+        poly = frame.geometry_to_xy(Polygon(dz.polygon))
+        if not poly.is_valid:
+            raise ScenarioError(
+                f"invalid polygon: {explain_validity(poly)}", file=str(path), item=f"detection_zone '{dz.id}'"
+            )
+        for cls, score in dz.class_conf.items():
+            if not 0 < score < 1:
+                raise ScenarioError(
+                    f"class_conf {cls}: {score} is not between 0 and 1",
+                    file=str(path),
+                    item=f"detection_zone '{dz.id}'",
+                )
+        confirm = (dz.confirm.k, dz.confirm.n, dz.confirm.span_s) if dz.confirm else None
+        detection.append(DetectionZone(dz.id, dz.name, poly, {str(k): v for k, v in dz.class_conf.items()}, confirm))
+    return Incidents(fires, vehicles, tuple(zones), confusers, tuple(detection))
 
 
 def load_scenario(folder: Path | str | None = None) -> Scenario:

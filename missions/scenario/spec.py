@@ -143,11 +143,32 @@ class ConfuserSpec(Strict):
     size_m: float = Field(10.0, gt=0)
 
 
+class ConfirmSpec(Strict):
+    k: int = Field(ge=1)
+    n: int = Field(ge=1)
+    span_s: float = Field(2.0, ge=0)
+
+    @model_validator(mode="after")
+    def _k_of_n(self) -> ConfirmSpec:
+        if self.k > self.n:
+            raise ValueError(f"k ({self.k}) cannot exceed n ({self.n})")
+        return self
+
+
+class DetectionZoneSpec(Strict):
+    id: str
+    name: str
+    polygon: list[tuple[Lon, Lat]] = Field(min_length=3)
+    class_conf: dict[Literal["fire", "smoke", "vehicle"], float] = {}
+    confirm: ConfirmSpec | None = None
+
+
 class IncidentsSpec(Strict):
     fires: list[FireSpec] = []
     vehicles: list[VehicleSpec] = []
     no_parking: list[NoParkingSpec] = []
     confusers: list[ConfuserSpec] = []
+    detection_zones: list[DetectionZoneSpec] = []
 
 
 class ScenarioSpec(Strict):

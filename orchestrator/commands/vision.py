@@ -202,7 +202,7 @@ def _fixed_pose(text: str):  # type: ignore[no-untyped-def]
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from missions.scenario import load_scenario
     from vision.ingest import StreamIngest
-    from vision.pipeline import PipelineConfig, VisionPipeline
+    from vision.pipeline import PipelineConfig, VisionPipeline, VisionZone
     from vision.pose import FixedPose, PoseHistory
     from vision.rules import ConfirmRule
     from vision.telemetry import MavlinkPoseFeed
@@ -234,7 +234,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     vs = settings.vision
     config = PipelineConfig(confirm=ConfirmRule(vs.confirm_k, vs.confirm_n, vs.confirm_span_s))
-    pipe = VisionPipeline(det, sc.frame, sc.incidents.no_parking, config=config, on_finding=on_finding)
+    zones = [VisionZone.from_scenario(z) for z in sc.incidents.detection_zones]
+    pipe = VisionPipeline(det, sc.frame, sc.incidents.no_parking, zones, config=config, on_finding=on_finding)
     ingest = StreamIngest(args.name, args.url)
     pipe.add_stream(ingest, poses=poses)
     if feed is not None:
