@@ -13,7 +13,7 @@ import pytest
 
 from missions.scenario import load_scenario
 from sim.scene.dataset import write_dataset
-from vision.detector import DetectorConfig, OnnxDetector
+from vision.detector import DetectorConfig, OnnxDetector, OpenVinoDetector
 
 pytestmark = pytest.mark.slow
 
@@ -70,6 +70,8 @@ def test_train_export_and_detect_without_touching_the_network(tmp_path: Path, no
     assert sorted(det.classes.values()) == ["fire", "smoke", "vehicle"]
     boxes = det.detect([np.zeros((120, 200, 3), np.uint8)])
     assert len(boxes) == 1
+    int8 = OpenVinoDetector(tmp_path / "models" / "dronepatrol-yolo11n-int8.xml", DetectorConfig(imgsz=96, conf=0.001))
+    assert int8.classes == det.classes and len(int8.detect([np.zeros((120, 200, 3), np.uint8)])) == 1
 
 
 def test_training_refuses_a_folder_without_data_yaml(tmp_path: Path) -> None:

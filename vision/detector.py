@@ -161,6 +161,72 @@ class OnnxDetector:
         return results
 
 
+class OpenVinoDetector:
+    """An OpenVINO model (``.xml`` beside its ``.bin``; the int8 one from `vision.quantize`),
+    compiled once per input shape. Optional: needs the ``openvino`` package."""
+
+    def __init__(
+        self, path: Path, config: DetectorConfig = DetectorConfig(), class_map: Mapping[int, str] | None = None
+    ) -> None:
+        try:
+            import openvino as ov
+        except ImportError as exc:
+            raise ModelError(f"model {path} needs OpenVINO: pip install 'dronepatrol[openvino]'") from exc
+        if not path.is_file() or not path.with_suffix(".bin").is_file():
+            raise ModelError(f"model {path} not found (an OpenVINO model is an .xml with its .bin)")
+        self.core = ov.Core()
+        try:
+            self.model = self.core.read_model(str(path))
+            raw_names = self.model.get_rt_info(["model_info", "names"]).astype(str)
+        except Exception as exc:  # OpenVINO raises RuntimeError subclasses of its own
+            raise ModelError(f"model {path} cannot be loaded: {str(exc).splitlines()[0][:200]}") from exc
+        try:
+            model_names = names_from_metadata(raw_names)
+            self.classes = resolve(model_names, class_map)
+        except ClassMapError as exc:
+            raise ModelError(f"model {path}: {exc}") from exc
+        self.n_model = len(model_names)
+        self.config = config
+        self.floor = _per_class_floor(self.classes, config, self.n_model)
+        self.path = path
+        self._compiled: dict[tuple[int, int, int], object] = {}
+        self._plans: dict[tuple[int, int], Letterbox] = {}
+
+    def _request(self, n: int, h: int, w: int):  # type: ignore[no-untyped-def]
+        key = (n, h, w)
+        req = self._compiled.get(key)
+        if req is None:
+            model = self.model.clone()
+            model.reshape({model.inputs[0].any_name: [n, 3, h, w]})
+            threads = self.config.threads or (os.cpu_count() or 1)
+            compiled = self.core.compile_model(
+                model, "CPU", {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
+            )
+            req = compiled.create_infer_request()
+            self._compiled[key] = req
+        return req
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
+        results: list[list[Detection]] = [[] for _ in images]
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, img in enumerate(images):
+            groups.setdefault((img.shape[1], img.shape[0]), []).append(i)
+        for (w, h), idx in groups.items():
+            plan = self._plans.get((w, h)) or Letterbox.plan(w, h, self.config.imgsz, self.config.rect)
+            self._plans[(w, h)] = plan
+            batch = np.full((len(idx), plan.in_h, plan.in_w, 3), 114, np.uint8)
+            for j, i in enumerate(idx):
+                plan.apply(images[i], batch[j])
+            tensor = np.ascontiguousarray(batch[..., ::-1].transpose(0, 3, 1, 2), dtype=np.float32)
+            tensor *= 1 / 255.0
+            req = self._request(len(idx), plan.in_h, plan.in_w)
+            raw = req.infer({0: tensor})[0]
+            for j, i in enumerate(idx):
+                boxes, scores, ids = decode(raw[j], self.config.conf, self.config.iou, self.config.max_det, self.floor)
+                results[i] = _to_detections(plan.unmap(boxes), scores, ids, self.classes)
+        return results
+
+
 class UltralyticsDetector:
     """A ``.pt`` (or anything ultralytics loads) through ultralytics' own predict."""
 
@@ -211,7 +277,10 @@ class UltralyticsDetector:
 def load_detector(
     path: Path, config: DetectorConfig = DetectorConfig(), class_map: Mapping[int, str] | None = None
 ) -> Detector:
-    """The backend by file type: .onnx under ONNX Runtime, anything else through ultralytics."""
+    """The backend by file type: .onnx under ONNX Runtime, .xml under OpenVINO, anything
+    else through ultralytics."""
     if path.suffix.lower() == ".onnx":
         return OnnxDetector(path, config, class_map)
+    if path.suffix.lower() == ".xml":
+        return OpenVinoDetector(path, config, class_map)
     return UltralyticsDetector(path, config, class_map)

@@ -41,6 +41,12 @@ def add_parser(sub: argparse._SubParsersAction, scenario_arg: Callable[[argparse
     tp.add_argument("--out", type=Path, help="work folder (default: <data_dir>/vision-train)")
     tp.add_argument("--install", type=Path, help="copy the .pt and .onnx into this folder when done")
 
+    qp = vsub.add_parser("quantize", help="an int8 OpenVINO model from an ONNX one, calibrated on a YOLO dataset")
+    qp.add_argument("--model", type=Path, help="the ONNX model (default: the shipped one)")
+    qp.add_argument("--data", type=Path, required=True, help="a YOLO dataset folder (its images/train calibrate)")
+    qp.add_argument("--imgsz", type=int, default=320)
+    qp.add_argument("--out", type=Path, required=True, help="the .xml to write (its .bin beside it)")
+
     ep = vsub.add_parser("eval", help="precision, recall and mAP50 per class on a YOLO folder (images/, labels/)")
     ep.add_argument("dir", type=Path)
     model_args(ep)
@@ -99,7 +105,8 @@ def cmd_vision(args: argparse.Namespace, settings: Settings) -> int:
     from vision.evaluate import DatasetError
 
     try:
-        return {"train": _train, "eval": _eval, "detect": _detect, "run": _run}[args.vision_command](args, settings)
+        command = {"train": _train, "quantize": _quantize, "eval": _eval, "detect": _detect, "run": _run}
+        return command[args.vision_command](args, settings)
     except (ModelError, DatasetError, VisionUsageError) as exc:
         print(f"dronepatrol: error: {exc}", file=sys.stderr)
         return 2
@@ -115,6 +122,25 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
     out = args.out or settings.data_dir / "vision-train"
     path = train(cfg, out, args.data, args.install)
     print(f"model: {path}")
+    return 0
+
+
+def _quantize(args: argparse.Namespace, settings: Settings) -> int:
+    from vision.train import DEFAULT_MODEL, data_yaml, quantize
+
+    try:
+        yaml_path = data_yaml(args.data)
+    except FileNotFoundError as exc:
+        raise VisionUsageError(str(exc)) from None
+    model = args.model or DEFAULT_MODEL
+    if model.suffix.lower() != ".onnx" or not model.is_file():
+        raise VisionUsageError(f"--model {model}: an existing .onnx model is needed")
+    if args.out.suffix.lower() != ".xml":
+        raise VisionUsageError(f"--out {args.out}: an OpenVINO model is written as .xml")
+    out = quantize(model, yaml_path, args.out, args.imgsz)
+    if out is None:
+        raise VisionUsageError("quantization needs OpenVINO and NNCF: pip install 'dronepatrol[train]'")
+    print(f"int8 model: {out}")
     return 0
 
 
