@@ -2,7 +2,8 @@
 
 Upload: MISSION_COUNT -> the vehicle asks for each item with MISSION_REQUEST (id 40, as
 ArduPilot does, not the _INT variant) and accepts MISSION_ITEM_INT or MISSION_ITEM in
-reply; an item out of sequence is asked for again; an unknown command ends the transfer
+reply; an item out of sequence (a repeat included) gets INVALID_SEQUENCE and is asked for
+again; an unknown command ends the transfer
 with MISSION_ACK UNSUPPORTED; silence is retried, then the transfer is cancelled. Item 0
 is home: whatever is uploaded there is replaced by the real home. Download:
 MISSION_REQUEST_LIST -> MISSION_COUNT, then items on MISSION_REQUEST_INT (as
@@ -153,11 +154,11 @@ class MissionServer:
         if up is None:
             return []  # ArduPilot ignores items outside a transfer
         seq = int(f["seq"])
-        up.last_activity = now
         if seq != up.next_seq:
-            if seq < up.next_seq:
-                return []  # a duplicate of an item already stored
+            # As ArduPilot: any item but the one asked for (a repeat included) is answered
+            # INVALID_SEQUENCE, and the wanted one asked for again.
             return [self._ack(peer, MISSION_INVALID_SEQUENCE), self._request(up)]
+        up.last_activity = now
         command = int(f["command"])
         if command not in SUPPORTED_COMMANDS:
             self._upload = None

@@ -1,0 +1,1 @@
+"""Links to drones: MAVLink over UDP or TCP, addressed by URL."""

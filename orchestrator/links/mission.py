@@ -1,0 +1,196 @@
+"""Mission upload and download over a link, robust to what real autopilots do.
+
+Upload: MISSION_COUNT, then answer each request — MISSION_REQUEST_INT or plain
+MISSION_REQUEST (ArduPilot asks with the latter) — with MISSION_ITEM_INT; a lost request
+or item is recovered by re-sending what the vehicle last needs (the count before the
+first request, else the item it asked for last); MISSION_ACK with an error ends the
+upload with the error's name; INVALID_SEQUENCE mid-transfer is not fatal (the vehicle
+asks again). Uploads are not atomic, so `upload_verified` reads the mission back and
+compares item by item (item 0, home, is the vehicle's own and is not compared).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pymavlink.dialects.v20 import ardupilotmega as mavlink2
+
+from missions.formats.items import NAV_COMMANDS, MissionItem
+from orchestrator.links.mavlink_link import LinkError, MavlinkLink
+
+log = logging.getLogger("dronepatrol.links")
+
+MISSION_TYPE_MISSION = 0
+ACK_NAME = {k: v.name.removeprefix("MAV_MISSION_") for k, v in mavlink2.enums["MAV_MISSION_RESULT"].items()}
+
+
+class MissionError(LinkError):
+    pass
+
+
+def _encode(link: MavlinkLink, it: MissionItem) -> Any:
+    return link.mav.mission_item_int_encode(
+        link.target_system,
+        link.target_component,
+        it.seq,
+        it.frame,
+        it.command,
+        1 if it.seq == 0 else 0,
+        it.autocontinue,
+        it.param1,
+        it.param2,
+        it.param3,
+        it.param4,
+        round(it.x * 1e7) if it.command in NAV_COMMANDS or it.seq == 0 else round(it.x),
+        round(it.y * 1e7) if it.command in NAV_COMMANDS or it.seq == 0 else round(it.y),
+        it.z,
+        MISSION_TYPE_MISSION,
+    )
+
+
+async def upload(link: MavlinkLink, items: list[MissionItem], wait_s: float = 1.0, stall_s: float = 10.0) -> None:
+    """Send the mission; returns when the vehicle acknowledges it, raises MissionError otherwise.
+
+    On silence, what the vehicle last needed is sent again every `wait_s`; the vehicle
+    also re-asks on its own. Silent for `stall_s` in a row, the upload has failed."""
+    if not items:
+        raise MissionError("a mission needs at least the home item")
+    count = len(items)
+    started = time.monotonic()
+
+    def relevant(m: Any) -> bool:
+        return (
+            m.get_type() in ("MISSION_REQUEST", "MISSION_REQUEST_INT", "MISSION_ACK")
+            and getattr(m, "mission_type", 0) == MISSION_TYPE_MISSION
+        )
+
+    def send_count() -> None:
+        link.send(link.mav.mission_count_encode(link.target_system, link.target_component, count, MISSION_TYPE_MISSION))
+
+    send_count()
+    last_asked: int | None = None
+    silent_since = time.monotonic()
+    while True:
+        try:
+            msg = await link.wait_for(relevant, wait_s)
+        except TimeoutError:
+            if time.monotonic() - silent_since > stall_s:
+                raise MissionError(f"mission upload stalled at item {last_asked} of {count}") from None
+            if last_asked is None:
+                link.send(
+                    link.mav.mission_count_encode(
+                        link.target_system, link.target_component, count, MISSION_TYPE_MISSION
+                    )
+                )
+            else:
+                link.send(_encode(link, items[last_asked]))
+            continue
+        silent_since = time.monotonic()
+        if msg.get_type() == "MISSION_ACK":
+            if msg.type == mavlink2.MAV_MISSION_ACCEPTED:
+                if last_asked is not None and last_asked != count - 1:
+                    raise MissionError(f"vehicle accepted the mission after item {last_asked} of {count}")
+                log.info(
+                    "link %s: mission of %d items uploaded in %.2f s", link.name, count, time.monotonic() - started
+                )
+                return
+            if msg.type == mavlink2.MAV_MISSION_INVALID_SEQUENCE:
+                continue  # it asks again for the item it wants
+            raise MissionError(
+                f"vehicle refused the mission: {ACK_NAME.get(msg.type, msg.type)} (at item {last_asked})"
+            )
+        seq = int(msg.seq)
+        if not 0 <= seq < count:
+            raise MissionError(f"vehicle asked for item {seq} of a {count}-item mission")
+        last_asked = seq
+        link.send(_encode(link, items[seq]))
+
+
+async def download(link: MavlinkLink, wait_s: float = 1.0, retries: int = 5) -> list[MissionItem]:
+    """Read the vehicle's mission (with MISSION_REQUEST_INT per item)."""
+    count_msg = None
+    for _ in range(retries + 1):
+        link.send(link.mav.mission_request_list_encode(link.target_system, link.target_component, MISSION_TYPE_MISSION))
+        try:
+            count_msg = await link.wait_for("MISSION_COUNT", wait_s)
+            break
+        except TimeoutError:
+            continue
+    if count_msg is None:
+        raise MissionError("no MISSION_COUNT in reply to MISSION_REQUEST_LIST")
+    items: list[MissionItem] = []
+    for seq in range(int(count_msg.count)):
+        got = None
+        for _ in range(retries + 1):
+            link.send(
+                link.mav.mission_request_int_encode(
+                    link.target_system, link.target_component, seq, MISSION_TYPE_MISSION
+                )
+            )
+            try:
+                got = await link.wait_for(_item_number(seq), wait_s)
+                break
+            except TimeoutError:
+                continue
+        if got is None:
+            raise MissionError(f"item {seq} of {count_msg.count} never came")
+        nav = got.command in NAV_COMMANDS or seq == 0
+        items.append(
+            MissionItem(
+                seq,
+                got.frame,
+                got.command,
+                got.param1,
+                got.param2,
+                got.param3,
+                got.param4,
+                got.x / 1e7 if nav else float(got.x),
+                got.y / 1e7 if nav else float(got.y),
+                got.z,
+                got.current,
+                got.autocontinue,
+            )
+        )
+    link.send(
+        link.mav.mission_ack_encode(
+            link.target_system, link.target_component, mavlink2.MAV_MISSION_ACCEPTED, MISSION_TYPE_MISSION
+        )
+    )
+    return items
+
+
+def _item_number(seq: int) -> Callable[[Any], bool]:
+    def test(m: Any) -> bool:
+        return bool(m.get_type() == "MISSION_ITEM_INT" and m.seq == seq)
+
+    return test
+
+
+async def upload_verified(link: MavlinkLink, items: list[MissionItem], attempts: int = 3) -> list[MissionItem]:
+    """Upload, read back, compare; again on a mismatch. Returns what the vehicle holds."""
+    for attempt in range(1, attempts + 1):
+        await upload(link, items)
+        held = await download(link)
+        diff = compare(items, held)
+        if diff is None:
+            return held
+        log.warning("link %s: mission read back differs (%s); upload %d of %d", link.name, diff, attempt, attempts)
+    raise MissionError(f"mission read back differs after {attempts} uploads: {diff}")
+
+
+def compare(sent: list[MissionItem], held: list[MissionItem]) -> str | None:
+    """None when the vehicle holds what was sent (home excepted), else the first difference."""
+    if len(sent) != len(held):
+        return f"{len(held)} items held, {len(sent)} sent"
+    for a, b in zip(sent[1:], held[1:], strict=True):
+        if a.command not in NAV_COMMANDS:
+            # Autopilots normalise the frame of non-position commands: compare what matters.
+            same = a.command == b.command and all(abs(x - y) < 1e-4 for x, y in zip(a.params, b.params, strict=True))
+        else:
+            same = a.same_as(b)
+        if not same:
+            return f"item {a.seq}: sent {a.command} {a.params}, held {b.command} {b.params}"
+    return None
