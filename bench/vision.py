@@ -6,6 +6,11 @@ frames and the same model, then 8 live streams at once, then capture -> finding 
   project -> track -> rules. Baseline: cv2.imdecode + ``YOLO(pt).predict(frame,
   imgsz=S)``, ultralytics as shipped. `agree_S` is the share of baseline boxes that ours
   reproduces (same class, IoU >= 0.9, score within 0.01).
+- fps_int8_S, speedup_int8_S: the int8 OpenVINO model (same pipeline) against the same
+  baseline; map50_fp32 / map50_int8 on 120 held-out rendered images (a seed not used in
+  training), so the quantization's cost is in the same table.
+- real_*: precision, recall and mAP50 of the shipped model on the real photographs in
+  ../shared/data/eval (evaluation only, never trained on), when that folder is present.
 - streams8_fps_each: 8 MJPEG streams served over HTTP at 5 fps each (640x360, with pose
   headers), one pipeline reading all of them for 20 s; frames processed per stream per second.
 - capture_to_finding p50/p95: capture timestamp (wall clock, in the stream's headers) of
@@ -133,6 +138,62 @@ def single_stream(sc, frames, imgsz: int) -> dict[str, float]:  # type: ignore[n
     }
 
 
+def int8_figures(sc, frames) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    import tempfile
+
+    from sim.scene.dataset import write_dataset
+    from vision.detector import OpenVinoDetector
+    from vision.evaluate import evaluate
+    from vision.train import DEFAULT_INT8
+
+    out: dict[str, float] = {}
+    jpegs = [f[0] for f in frames]
+    for s in (640, 320):
+        det = OpenVinoDetector(DEFAULT_INT8, DetectorConfig(imgsz=s))
+        pipe = VisionPipeline(det, sc.frame)
+        for j in jpegs[:3]:
+            det.detect([cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR)])
+        t0 = time.perf_counter()
+        for k, (j, pose, t) in enumerate(frames):
+            pipe.process([_raw(sc, k, j, pose, t, 82.0)])
+        out[f"fps_int8_{s}"] = round(len(frames) / (time.perf_counter() - t0), 2)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_dataset(sc, 120, Path(tmp), seed=999, progress=False)
+        names = {0: "fire", 1: "smoke", 2: "vehicle"}
+        fp32 = evaluate(OnnxDetector(DEFAULT_MODEL, DetectorConfig(imgsz=320, conf=0.001)), Path(tmp), names)
+        int8 = evaluate(OpenVinoDetector(DEFAULT_INT8, DetectorConfig(imgsz=320, conf=0.001)), Path(tmp), names)
+    out["map50_fp32"] = fp32.map50
+    out["map50_int8"] = int8.map50
+    out["map50_int8_loss_points"] = round(100 * (fp32.map50 - int8.map50), 2)
+    return out
+
+
+REAL_SETS = {
+    "fire_smoke": {0: "smoke", 1: "fire"},
+    "vehicles": {0: "vehicle", 1: "vehicle", 2: "vehicle", 3: "vehicle"},
+}
+
+
+def real_photographs() -> dict[str, float]:
+    from vision.evaluate import evaluate
+
+    root = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "eval"
+    out: dict[str, float] = {}
+    if not root.is_dir():
+        print(f"real photographs: {root} not found, skipped", flush=True)
+        return out
+    for imgsz in (320, 640):
+        det = OnnxDetector(DEFAULT_MODEL, DetectorConfig(imgsz=imgsz, conf=0.001))
+        for folder, labels in REAL_SETS.items():
+            res = evaluate(det, root / folder, labels, operating_conf=0.25)
+            print(f"real {folder} at {imgsz}:\n{res.text()}", flush=True)
+            for name, r in res.classes.items():
+                out[f"real_{name}_map50_{imgsz}"] = r.map50
+                out[f"real_{name}_recall_{imgsz}"] = r.recall
+                out[f"real_{name}_precision_{imgsz}"] = r.precision
+    return out
+
+
 def streams8(sc, seconds: float = 20.0, fps: float = 5.0) -> dict[str, float]:  # type: ignore[no-untyped-def]
     frames = render_frames(sc, 640, 360, 8)
     server = MjpegServer()
@@ -216,6 +277,12 @@ def main() -> None:
         r = single_stream(sc, frames, s)
         print(f"imgsz {s}: {r}", flush=True)
         result.update(r)
+    q = int8_figures(sc, frames)
+    for s in (640, 320):
+        q[f"speedup_int8_{s}"] = round(q[f"fps_int8_{s}"] / float(result[f"fps_ultralytics_{s}"]), 2)  # type: ignore[arg-type]
+    print(f"int8: {q}", flush=True)
+    result.update(q)
+    result.update(real_photographs())
     r8 = streams8(sc)
     print(f"8 streams: {r8}", flush=True)
     result.update(r8)
