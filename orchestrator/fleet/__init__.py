@@ -1,0 +1,1 @@
+"""Fleet state: what every airport's drone and dock are doing, from telemetry and dock messages."""
