@@ -8,6 +8,7 @@ import logging
 import socket
 import warnings
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 log = logging.getLogger("dronepatrol.bus")
@@ -41,7 +42,7 @@ class EmbeddedBroker:
 
     def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
         self.address = BrokerAddress(host, port or free_tcp_port(host))
-        self._broker = None
+        self._broker: Any = None
 
     async def start(self) -> BrokerAddress:
         broker_class = _broker_class()
@@ -49,8 +50,9 @@ class EmbeddedBroker:
             "listeners": {"default": {"type": "tcp", "bind": f"{self.address.host}:{self.address.port}"}},
             "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
         }
-        self._broker = broker_class(config)
-        await self._broker.start()
+        broker = broker_class(config)
+        self._broker = broker
+        await broker.start()
         log.info("embedded MQTT broker on %s", self.address.url)
         return self.address
 
@@ -60,7 +62,7 @@ class EmbeddedBroker:
             self._broker = None
 
 
-def _broker_class():  # type: ignore[no-untyped-def]
+def _broker_class() -> Any:
     """amqtt's Broker, closing each client's socket when its session ends.
 
     amqtt leaves the server side of a finished connection for the garbage collector,

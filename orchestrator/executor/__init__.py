@@ -1,0 +1,1 @@
+"""The executor: one sortie flown from preflight to recharge, every step recorded."""

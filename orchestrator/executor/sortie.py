@@ -1,0 +1,245 @@
+"""Fly one sortie: preflight -> upload and verify -> open lid -> arm and take off -> AUTO
+-> watch -> land -> close lid -> charge. Every step is recorded with its reason.
+
+Preflight refuses to launch, with the reason, when the dock is not ready (drone not on
+the pad, lid not closed, a dock fault), the battery is short of what the sortie needs
+plus the reserve, or the dock's weather station reads wind or rain over the drone's
+limits: a weather refusal is a hold (fly later), the others a failure. In the air the
+runner watches position, battery and mission progress; when the battery left falls
+short of what it takes to get home plus the reserve (drain measured in flight, on the
+vehicle's own clock), it orders the drone home. A lost link is not an abort: the
+drone's own failsafe brings it home, and the runner keeps watching until it has landed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from missions.formats.items import MissionItem
+from missions.vocabulary import LidState
+from orchestrator.bus.docks import DockClient, DockServiceError
+from orchestrator.links.mavlink_link import CommandFailed, LinkError, MavlinkLink
+from orchestrator.links.mission import MissionError, upload_verified
+
+log = logging.getLogger("dronepatrol.executor")
+
+GUIDED, AUTO, RTL = 4, 3, 6
+
+
+class SortieState(StrEnum):
+    PLANNED = "planned"
+    PREFLIGHT = "preflight"
+    AIRBORNE = "airborne"
+    RETURNING = "returning"
+    COMPLETED = "completed"
+    HELD = "held"
+    ABORTED = "aborted"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class SortieOrder:
+    id: str
+    airport: str
+    items: list[MissionItem]
+    """Item 0 is home; then NAV_TAKEOFF, the patrol, and an RTL."""
+    takeoff_alt_m: float = 30.0
+    needed_pct: float = 40.0
+    """Battery the sortie needs, reserve excluded (from the planner's energy model)."""
+    reserve_pct: float = 25.0
+    max_wind_ms: float = 12.0
+    max_rain_mm_h: float = 10.0
+    cruise_ms: float = 10.0
+
+
+@dataclass(frozen=True)
+class Step:
+    at: datetime
+    state: SortieState
+    reason: str
+
+
+@dataclass
+class SortieRecord:
+    order: SortieOrder
+    steps: list[Step] = field(default_factory=list)
+    link_lost: bool = False
+
+    @property
+    def state(self) -> SortieState:
+        return self.steps[-1].state if self.steps else SortieState.PLANNED
+
+
+class HoldSortie(Exception):
+    pass
+
+
+class FailSortie(Exception):
+    pass
+
+
+class SortieRunner:
+    def __init__(
+        self,
+        link: MavlinkLink,
+        docks: DockClient,
+        clock: Callable[[], datetime],
+        speedup: float = 1.0,
+        on_step: Callable[[SortieRecord, Step], None] | None = None,
+    ) -> None:
+        self.link = link
+        self.docks = docks
+        self.clock = clock
+        self.speedup = speedup
+        self.on_step = on_step
+        self._battery: list[tuple[float, float]] = []
+        """(vehicle seconds, percent) in flight."""
+        self._boot_s = 0.0
+
+    def _wall(self, sim_s: float) -> float:
+        return max(0.5, sim_s / self.speedup)
+
+    def _record(self, rec: SortieRecord, state: SortieState, reason: str) -> None:
+        step = Step(self.clock(), state, reason)
+        rec.steps.append(step)
+        log.info("sortie %s (%s): %s — %s", rec.order.id, rec.order.airport, state, reason)
+        if self.on_step is not None:
+            self.on_step(rec, step)
+
+    async def fly(self, order: SortieOrder) -> SortieRecord:
+        rec = SortieRecord(order)
+        self.link.on_message(self._telemetry)
+        try:
+            self._record(rec, SortieState.PREFLIGHT, "checks")
+            await self._preflight(order)
+            await upload_verified(self.link, order.items)
+            await self.docks.call(order.airport, "open_lid")
+            await self.docks.wait_state(order.airport, lambda o: o.lid == LidState.OPEN, self._wall(60))
+            await self.link.set_mode(GUIDED)
+            await self.link.arm()
+            await self.link.takeoff(order.takeoff_alt_m)
+            await self._wait_alt(order.takeoff_alt_m * 0.8, self._wall(120))
+            await self.link.set_mode(AUTO)
+            self._record(rec, SortieState.AIRBORNE, f"flying {len(order.items) - 1} items")
+            await self._watch(rec)
+            await self._recover(order)
+            if rec.state is SortieState.RETURNING:
+                self._record(rec, SortieState.ABORTED, rec.steps[-1].reason + "; landed")
+            else:
+                self._record(rec, SortieState.COMPLETED, "landed, lid closed, charging")
+        except HoldSortie as exc:
+            self._record(rec, SortieState.HELD, str(exc))
+        except (FailSortie, MissionError, CommandFailed, DockServiceError, LinkError, TimeoutError) as exc:
+            self._record(rec, SortieState.FAILED, str(exc) or type(exc).__name__)
+        return rec
+
+    async def _preflight(self, order: SortieOrder) -> None:
+        try:
+            osd = await self.docks.wait_state(order.airport, lambda o: True, self._wall(30))
+        except TimeoutError:
+            raise FailSortie(f"dock {order.airport} silent") from None
+        if osd.faults:
+            raise FailSortie(f"dock fault: {', '.join(osd.faults)}")
+        if not osd.drone_on_pad:
+            raise FailSortie("drone not on the pad")
+        if osd.lid != LidState.CLOSED:
+            raise FailSortie(f"lid {osd.lid}, expected closed")
+        wind = max(osd.weather.get("wind_ms", 0.0), osd.weather.get("gust_ms", 0.0) * 0.8)
+        if wind > order.max_wind_ms:
+            raise HoldSortie(f"wind {wind:.1f} m/s over the {order.max_wind_ms:g} m/s limit")
+        rain = osd.weather.get("rain_mm_h", 0.0)
+        if rain > order.max_rain_mm_h:
+            raise HoldSortie(f"rain {rain:.1f} mm/h over the {order.max_rain_mm_h:g} mm/h limit")
+        soc = osd.drone_soc * 100
+        if soc < order.needed_pct + order.reserve_pct:
+            raise HoldSortie(f"battery {soc:.0f} %, needs {order.needed_pct + order.reserve_pct:.0f} %")
+        await self.link.wait_heartbeat(self._wall(10))
+        for message, hz in (("GLOBAL_POSITION_INT", 4), ("SYS_STATUS", 1), ("MISSION_CURRENT", 1)):
+            await self.link.request_stream(message, hz)
+
+    def _telemetry(self, msg: Any) -> None:
+        kind = msg.get_type()
+        if kind == "GLOBAL_POSITION_INT":
+            self._boot_s = msg.time_boot_ms / 1000.0
+        elif kind == "SYS_STATUS" and msg.battery_remaining >= 0 and self._boot_s:
+            self._battery.append((self._boot_s, float(msg.battery_remaining)))
+            del self._battery[:-120]
+
+    async def _wait_alt(self, alt_m: float, wait_s: float) -> None:
+        await self.link.wait_for(
+            lambda m: m.get_type() == "GLOBAL_POSITION_INT" and m.relative_alt / 1000 >= alt_m, wait_s
+        )
+
+    def _home_distance_m(self, order: SortieOrder) -> float:
+        pos = self.link.latest.get("GLOBAL_POSITION_INT")
+        if pos is None:
+            return 0.0
+        home = order.items[0]
+        dlat = (pos.lat / 1e7 - home.x) * 111_320
+        dlon = (pos.lon / 1e7 - home.y) * 111_320 * math.cos(math.radians(home.x))
+        return math.hypot(dlat, dlon)
+
+    def _short_of_home(self, order: SortieOrder) -> str | None:
+        """The reason to turn back, when the battery left no longer covers home plus reserve."""
+        if len(self._battery) < 3 or self._battery[-1][0] - self._battery[0][0] < 30:
+            return None
+        span = max(1, len(self._battery) // 4)  # whole percents: measure over spans, not single steps
+        rates = [
+            (pa - pb) / (tb - ta)
+            for (ta, pa), (tb, pb) in zip(self._battery, self._battery[span:], strict=False)
+            if tb > ta
+        ]
+        if not rates:
+            return None
+        # The median interval: a sudden sag is one step, not the rate the rest will drain at.
+        drain = max(0.0, sorted(rates)[len(rates) // 2])  # percent per vehicle second
+        p1 = self._battery[-1][1]
+        seconds_home = self._home_distance_m(order) / order.cruise_ms + 60.0
+        need = drain * seconds_home + order.reserve_pct
+        if p1 < need:
+            return f"battery {p1:.0f} % short of home plus reserve ({need:.0f} %)"
+        return None
+
+    async def _watch(self, rec: SortieRecord) -> None:
+        order = rec.order
+        while True:
+            hb = self.link.latest.get("HEARTBEAT")
+            pos = self.link.latest.get("GLOBAL_POSITION_INT")
+            armed = bool(hb and hb.base_mode & 128)
+            if hb is not None and not armed and pos is not None and pos.relative_alt < 1500:
+                return  # landed and disarmed
+            if not self.link.link_ok and not rec.link_lost:
+                rec.link_lost = True
+                self._record(rec, rec.state, "link lost: the drone is on its own failsafe")
+            elif self.link.link_ok and rec.link_lost:
+                rec.link_lost = False
+                self._record(rec, rec.state, "link back")
+            if rec.state is SortieState.AIRBORNE:
+                if hb is not None and hb.custom_mode == RTL:
+                    self._record(rec, SortieState.RETURNING, "the drone is returning to launch")
+                else:
+                    why = self._short_of_home(order)
+                    if why is not None and self.link.link_ok:
+                        self._record(rec, SortieState.RETURNING, why)
+                        try:
+                            await self.link.set_mode(RTL)
+                        except CommandFailed as exc:
+                            log.warning("sortie %s: RTL refused: %s", order.id, exc)
+            await asyncio.sleep(0.05)
+
+    async def _recover(self, order: SortieOrder) -> None:
+        await self.docks.wait_state(order.airport, lambda o: o.drone_on_pad, self._wall(120))
+        await self.docks.call(order.airport, "close_lid")
+        await self.docks.wait_state(order.airport, lambda o: o.lid == LidState.CLOSED, self._wall(60))
+        try:
+            await self.docks.call(order.airport, "start_charge")
+        except DockServiceError as exc:
+            log.info("sortie %s: %s", order.id, exc)  # already charging is fine
+

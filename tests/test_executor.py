@@ -1,0 +1,109 @@
+"""One sortie flown end to end against the simulator: MAVLink on UDP, docks on MQTT."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from missions.formats.items import MissionItem
+from missions.scenario import Scenario
+from missions.vocabulary import LidState, SimControl
+from orchestrator.bus.broker import EmbeddedBroker
+from orchestrator.bus.docks import DockClient
+from orchestrator.executor.sortie import SortieOrder, SortieRecord, SortieRunner, SortieState
+from orchestrator.links.mavlink_link import MavlinkLink
+from sim.dock.bus import DockBus
+from sim.world import SimWorld
+from tests.conftest import free_udp_base, square_mission
+
+pytestmark = pytest.mark.slow
+AIRPORT = "shekou"
+SPEEDUP = 20
+
+
+def _order(scenario: Scenario, size_deg: float = 0.003, hold_s: float = 0.0, **kw) -> SortieOrder:  # type: ignore[no-untyped-def]
+    rows = square_mission(scenario, AIRPORT, size_deg, 60, last_hold_s=hold_s)
+    items = [MissionItem(i, f, c, p1, x=lat, y=lon, z=alt) for i, (f, c, p1, lat, lon, alt) in enumerate(rows)]
+    return SortieOrder("S-test", AIRPORT, items, **kw)
+
+
+async def _fly(
+    scenario: Scenario,
+    order: SortieOrder,
+    hour: int = 10,
+    during: Callable[[SimWorld, MavlinkLink], Awaitable[None]] | None = None,
+) -> tuple[SortieRecord, SimWorld]:
+    broker = EmbeddedBroker()
+    address = await broker.start()
+    world = SimWorld(
+        scenario,
+        scenario.day_start().replace(hour=hour),
+        speedup=SPEEDUP,
+        airports=[AIRPORT],
+        base_port=free_udp_base(1),
+    )
+    await world.open()
+    stop = asyncio.Event()
+    bus = DockBus(world, address.host, address.port)
+    tasks = [asyncio.create_task(world.run(stop)), asyncio.create_task(bus.run(stop))]
+    docks = DockClient(address.url)
+    link = await MavlinkLink(world.mavlink_url(AIRPORT), heartbeat_hz=SPEEDUP).open()
+    try:
+        await asyncio.wait_for(bus.connected.wait(), 5)
+        await docks.start()
+        await link.wait_heartbeat(5)
+        await asyncio.sleep(3 / SPEEDUP * 2)  # the autopilot's boot
+        runner = SortieRunner(link, docks, world.clock.now, speedup=SPEEDUP)
+        flight = asyncio.create_task(runner.fly(order))
+        if during is not None:
+            await during(world, link)
+        record = await asyncio.wait_for(flight, 240)
+        return record, world
+    finally:
+        await link.close()
+        await docks.stop()
+        stop.set()
+        await asyncio.gather(*tasks)
+        world.close()
+        await broker.stop()
+
+
+def test_a_sortie_flies_lands_and_recharges_with_every_step_recorded(scenario: Scenario) -> None:
+    record, world = asyncio.run(_fly(scenario, _order(scenario)))
+    states = [s.state for s in record.steps]
+    assert states == [SortieState.PREFLIGHT, SortieState.AIRBORNE, SortieState.COMPLETED], record.steps
+    v = world.vehicles[AIRPORT]
+    assert not v.copter.armed and v.dock.drone_on_pad and v.dock.lid == LidState.CLOSED
+    assert v.copter.body.soc > 0.25, "landed with its reserve"
+    assert record.steps[-1].at > record.steps[0].at
+
+
+def test_a_battery_sag_in_flight_turns_it_home_and_the_sortie_is_aborted(scenario: Scenario) -> None:
+    async def sag(world: SimWorld, link: MavlinkLink) -> None:
+        await link.wait_for(lambda m: m.get_type() == "MISSION_CURRENT" and m.seq >= 2, 60)
+        await asyncio.sleep(40 / SPEEDUP)
+        world.apply(SimControl(AIRPORT, "battery_sag", 40.0, 0))  # 40 of 70 Wh gone at once
+
+    record, world = asyncio.run(_fly(scenario, _order(scenario, size_deg=0.01, hold_s=300), during=sag))
+    states = [s.state for s in record.steps]
+    assert SortieState.RETURNING in states and states[-1] is SortieState.ABORTED, record.steps
+    returning = next(s for s in record.steps if s.state is SortieState.RETURNING)
+    assert "short of home plus reserve" in returning.reason
+    assert world.vehicles[AIRPORT].dock.drone_on_pad
+
+
+def test_high_wind_at_the_dock_holds_the_sortie_with_the_reason(scenario: Scenario) -> None:
+    record, world = asyncio.run(_fly(scenario, _order(scenario, max_wind_ms=0.5)))
+    assert record.state is SortieState.HELD and "wind" in record.steps[-1].reason
+    assert not world.vehicles[AIRPORT].copter.armed and world.vehicles[AIRPORT].dock.lid == LidState.CLOSED
+
+
+def test_a_jammed_lid_fails_the_sortie_and_the_drone_stays_home(scenario: Scenario) -> None:
+    async def jam(world: SimWorld, link: MavlinkLink) -> None:
+        world.apply(SimControl(AIRPORT, "lid_jam", 1, 0))
+
+    record, world = asyncio.run(_fly(scenario, _order(scenario), during=jam))
+    assert record.state is SortieState.FAILED and ("lid" in record.steps[-1].reason), record.steps
+    assert not world.vehicles[AIRPORT].copter.airborne
