@@ -49,7 +49,7 @@ async def _fly(
     bus = DockBus(world, address.host, address.port)
     tasks = [asyncio.create_task(world.run(stop)), asyncio.create_task(bus.run(stop))]
     docks = DockClient(address.url)
-    link = await MavlinkLink(world.mavlink_url(AIRPORT), heartbeat_hz=SPEEDUP).open()
+    link = await MavlinkLink(world.mavlink_url(AIRPORT), heartbeat_hz=SPEEDUP, link_timeout_s=0.5).open()
     try:
         await asyncio.wait_for(bus.connected.wait(), 5)
         await docks.start()
@@ -107,3 +107,17 @@ def test_a_jammed_lid_fails_the_sortie_and_the_drone_stays_home(scenario: Scenar
     record, world = asyncio.run(_fly(scenario, _order(scenario), during=jam))
     assert record.state is SortieState.FAILED and ("lid" in record.steps[-1].reason), record.steps
     assert not world.vehicles[AIRPORT].copter.airborne
+
+
+def test_link_loss_mid_sortie_the_drone_comes_home_on_its_failsafe_and_the_record_shows_it(
+    scenario: Scenario,
+) -> None:
+    async def cut(world: SimWorld, link: MavlinkLink) -> None:
+        await link.wait_for(lambda m: m.get_type() == "MISSION_CURRENT" and m.seq >= 3, 60)
+        world.apply(SimControl(AIRPORT, "link_loss", 1, 30))  # 30 simulated seconds without a link
+
+    record, world = asyncio.run(_fly(scenario, _order(scenario, size_deg=0.006, hold_s=120), during=cut))
+    reasons = [s.reason for s in record.steps]
+    assert any("link lost" in r for r in reasons) and any("link back" in r for r in reasons), record.steps
+    assert record.state is SortieState.ABORTED, "its failsafe brought it home before the mission was flown"
+    assert world.vehicles[AIRPORT].dock.drone_on_pad and not world.vehicles[AIRPORT].copter.armed

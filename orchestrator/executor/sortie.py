@@ -102,6 +102,8 @@ class SortieRunner:
         self._battery: list[tuple[float, float]] = []
         """(vehicle seconds, percent) in flight."""
         self._boot_s = 0.0
+        self._reached = -1
+        self._complete = False
 
     def _wall(self, sim_s: float) -> float:
         return max(0.5, sim_s / self.speedup)
@@ -130,8 +132,12 @@ class SortieRunner:
             self._record(rec, SortieState.AIRBORNE, f"flying {len(order.items) - 1} items")
             await self._watch(rec)
             await self._recover(order)
+            done = self._complete or self._reached >= len(order.items) - 2
             if rec.state is SortieState.RETURNING:
                 self._record(rec, SortieState.ABORTED, rec.steps[-1].reason + "; landed")
+            elif not done:
+                why = "landed before the mission was flown" + (" (its failsafe: link lost)" if rec.link_lost else "")
+                self._record(rec, SortieState.ABORTED, why)
             else:
                 self._record(rec, SortieState.COMPLETED, "landed, lid closed, charging")
         except HoldSortie as exc:
@@ -168,6 +174,10 @@ class SortieRunner:
         kind = msg.get_type()
         if kind == "GLOBAL_POSITION_INT":
             self._boot_s = msg.time_boot_ms / 1000.0
+        elif kind == "MISSION_ITEM_REACHED":
+            self._reached = max(self._reached, int(msg.seq))
+        elif kind == "MISSION_CURRENT" and getattr(msg, "mission_state", 0) == 5:
+            self._complete = True
         elif kind == "SYS_STATUS" and msg.battery_remaining >= 0 and self._boot_s:
             self._battery.append((self._boot_s, float(msg.battery_remaining)))
             del self._battery[:-120]
@@ -223,11 +233,13 @@ class SortieRunner:
                 self._record(rec, rec.state, "link back")
             if rec.state is SortieState.AIRBORNE:
                 if hb is not None and hb.custom_mode == RTL:
-                    self._record(rec, SortieState.RETURNING, "the drone is returning to launch")
+                    lost = any("link lost" in s.reason for s in rec.steps)
+                    why = "returning to launch" + (" on its failsafe after the link was lost" if lost else "")
+                    self._record(rec, SortieState.RETURNING, why)
                 else:
-                    why = self._short_of_home(order)
-                    if why is not None and self.link.link_ok:
-                        self._record(rec, SortieState.RETURNING, why)
+                    short = self._short_of_home(order)
+                    if short is not None and self.link.link_ok:
+                        self._record(rec, SortieState.RETURNING, short)
                         try:
                             await self.link.set_mode(RTL)
                         except CommandFailed as exc:
