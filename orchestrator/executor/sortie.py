@@ -254,4 +254,3 @@ class SortieRunner:
             await self.docks.call(order.airport, "start_charge")
         except DockServiceError as exc:
             log.info("sortie %s: %s", order.id, exc)  # already charging is fine
-
