@@ -36,6 +36,7 @@ demo: $(VENV)/.runtime
 
 lint: $(VENV)/.full
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy missions vision orchestrator/links orchestrator/fleet orchestrator/executor orchestrator/bus
 
 test: $(VENV)/.full lint

@@ -214,3 +214,27 @@ def test_poses_from_the_drones_mavlink_telemetry_match_where_its_camera_is(scena
     assert math.hypot(x1 - x0, y1 - y0) < 5.0 and abs(pose.alt_m - truth[2]) < 2.0
     assert abs((pose.heading_deg - truth[3] + 180) % 360 - 180) < 5.0
     assert abs(pose.pitch_deg - truth[4]) < 3.0
+
+
+def test_a_video_file_opens_through_opencv_and_its_end_is_retried(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (128, 72))
+    for k in range(20):
+        writer.write(np.full((72, 128, 3), 10 * k, np.uint8))
+    writer.release()
+    ing = StreamIngest("file", str(path), backoff_s=(2.0, 2.0)).start()
+    taken = []
+    try:
+        deadline = time.time() + 2.5  # 20 frames at 10 fps, then the end and a 2 s backoff
+        while time.time() < deadline:
+            f = ing.take(timeout=0.2)
+            if f is not None:
+                taken.append(f)
+        assert _wait(lambda: ing.stats.connects >= 2, 5), "the end of the file counts as the stream ending"
+    finally:
+        ing.stop()
+    assert len(taken) >= 15, "played at its frame rate, not dumped at once"
+    frame = taken[0]
+    assert frame.image is not None and frame.image.shape == (72, 128, 3)
+    assert frame.received_at is not None and frame.pose is None
+    assert ing.stats.last_error == "stream ended"

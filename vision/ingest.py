@@ -263,7 +263,15 @@ class StreamIngest:
                 raise StreamError("cannot open")
             self.connected = True
             misses = 0
+            # A file plays at its own frame rate, as the live stream it stands for would.
+            is_file = "://" not in self.url
+            fps = cap.get(cv2.CAP_PROP_FPS) if is_file else 0.0
+            period = 1.0 / fps if 0 < fps < 240 else 0.0
+            next_at = time.monotonic()
             while not self._stop.is_set():
+                if period:
+                    next_at += period
+                    self._stop.wait(max(0.0, next_at - time.monotonic()))
                 ok, img = cap.read()
                 if not ok or img is None:
                     misses += 1
