@@ -135,8 +135,23 @@ class SimWorld:
         for _ in range(round(seconds / dt)):
             self.step(dt)
 
+    def answer_messages(self) -> None:
+        """Handle what arrived since the last step, at the current instant, and send the
+        replies now: an autopilot answers the mission protocol and commands within
+        milliseconds, not once per physics step."""
+        t = self.clock.elapsed
+        for v in self.vehicles.values():
+            inbox = v.endpoint.take_inbox()
+            if inbox:
+                for name, fields, sender in inbox:
+                    v.endpoint.send(v.copter.handle(name, fields, sender, t))
+                v.endpoint.flush()
+
     async def run(self, stop: asyncio.Event) -> None:
         """Step in pace with the wall clock x speed-up until stop is set."""
+        mail = asyncio.Event()
+        for v in self.vehicles.values():
+            v.endpoint.mail = mail
         while not stop.is_set():
             owed = self.clock.due()
             n = min(int(owed / PHYSICS_DT), MAX_STEPS_PER_TICK)
@@ -144,7 +159,13 @@ class SimWorld:
                 self.step()
             if n == MAX_STEPS_PER_TICK:
                 self.clock.set_speedup(self.clock.speedup)  # slip: forget the backlog
-            await asyncio.sleep(0.002 if n else max(0.001, self.clock.wall_seconds(PHYSICS_DT) / 2))
+            mail.clear()
+            self.answer_messages()
+            pause = 0.002 if n else max(0.001, self.clock.wall_seconds(PHYSICS_DT) / 2)
+            try:
+                await asyncio.wait_for(mail.wait(), pause)
+            except TimeoutError:
+                pass
 
     # ---- faults and services --------------------------------------------------------
 

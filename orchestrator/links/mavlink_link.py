@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2
@@ -142,6 +142,26 @@ class MavlinkLink:
     def on_message(self, listener: Callable[[Any], None]) -> None:
         """Call `listener(msg)` for every message from the vehicle (telemetry for fleet state)."""
         self._listeners.append(listener)
+
+    def off_message(self, listener: Callable[[Any], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    @contextlib.contextmanager
+    def subscribe(self, pred: Predicate) -> Iterator[asyncio.Queue[Any]]:
+        """Every matching message, queued, for a conversation of several messages (a
+        datagram may carry two replies at once: none is missed between two waits)."""
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+
+        def put(msg: Any) -> None:
+            if pred(msg):
+                queue.put_nowait(msg)
+
+        self.on_message(put)
+        try:
+            yield queue
+        finally:
+            self.off_message(put)
 
     # -- bytes in and out ----------------------------------------------------------------
     async def _read_tcp(self, reader: asyncio.StreamReader) -> None:

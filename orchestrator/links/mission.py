@@ -11,6 +11,7 @@ compares item by item (item 0, home, is the vehicle's own and is not compared).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -70,21 +71,32 @@ async def upload(link: MavlinkLink, items: list[MissionItem], wait_s: float = 1.
     def send_count() -> None:
         link.send(link.mav.mission_count_encode(link.target_system, link.target_component, count, MISSION_TYPE_MISSION))
 
-    send_count()
+    with link.subscribe(relevant) as replies:
+        send_count()
+        await _converse(link, items, replies, send_count, wait_s, stall_s, started)
+
+
+async def _converse(
+    link: MavlinkLink,
+    items: list[MissionItem],
+    replies: asyncio.Queue[Any],
+    send_count: Callable[[], None],
+    wait_s: float,
+    stall_s: float,
+    started: float,
+) -> None:
+    count = len(items)
     last_asked: int | None = None
     silent_since = time.monotonic()
     while True:
         try:
-            msg = await link.wait_for(relevant, wait_s)
+            msg = await asyncio.wait_for(replies.get(), wait_s)
         except TimeoutError:
             if time.monotonic() - silent_since > stall_s:
                 raise MissionError(f"mission upload stalled at item {last_asked} of {count}") from None
+            log.debug("link %s: upload silent, sending again what item %s needs", link.name, last_asked)
             if last_asked is None:
-                link.send(
-                    link.mav.mission_count_encode(
-                        link.target_system, link.target_component, count, MISSION_TYPE_MISSION
-                    )
-                )
+                send_count()
             else:
                 link.send(_encode(link, items[last_asked]))
             continue
@@ -99,9 +111,8 @@ async def upload(link: MavlinkLink, items: list[MissionItem], wait_s: float = 1.
                 return
             if msg.type == mavlink2.MAV_MISSION_INVALID_SEQUENCE:
                 continue  # it asks again for the item it wants
-            raise MissionError(
-                f"vehicle refused the mission: {ACK_NAME.get(msg.type, msg.type)} (at item {last_asked})"
-            )
+            why = ACK_NAME.get(msg.type, str(msg.type))
+            raise MissionError(f"vehicle refused the mission: {why} (at item {last_asked})")
         seq = int(msg.seq)
         if not 0 <= seq < count:
             raise MissionError(f"vehicle asked for item {seq} of a {count}-item mission")

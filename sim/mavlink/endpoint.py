@@ -80,6 +80,8 @@ class MavlinkEndpoint(asyncio.DatagramProtocol):
         self._pending: list[bytes] = []
         self._encoders: dict[str, Any] = {}
         self._fast = FastPacker(sysid, 1)
+        self.mail: asyncio.Event | None = None
+        """Set when messages arrive, so the world answers them between physics steps."""
 
     # asyncio protocol -----------------------------------------------------------------
 
@@ -114,6 +116,8 @@ class MavlinkEndpoint(asyncio.DatagramProtocol):
             fields = msg.to_dict()
             fields.pop("mavpackettype", None)
             self.inbox.append((kind, fields, (msg.get_srcSystem(), msg.get_srcComponent())))
+        if self.inbox and self.mail is not None:
+            self.mail.set()
 
     def error_received(self, exc: Exception) -> None:
         log.debug("udp error: %s", exc)
