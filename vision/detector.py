@@ -72,7 +72,53 @@ def _to_detections(
     ]
 
 
-class OnnxDetector:
+class RawHeadDetector:
+    """What the ONNX Runtime and OpenVINO backends share: letterbox, batch frames of one
+    size together, run the raw YOLO head, decode with our NMS, map back to the frame."""
+
+    classes: dict[int, str]
+    config: DetectorConfig
+    floor: np.ndarray
+    dynamic_batch: bool = True
+
+    def __init__(self) -> None:
+        self._plans: dict[tuple[int, int], Letterbox] = {}
+
+    def _plan(self, w: int, h: int) -> Letterbox:
+        plan = self._plans.get((w, h))
+        if plan is None:
+            plan = self._plans[(w, h)] = self._make_plan(w, h)
+        return plan
+
+    def _make_plan(self, w: int, h: int) -> Letterbox:
+        return Letterbox.plan(w, h, self.config.imgsz, self.config.rect)
+
+    def _infer(self, tensor: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
+        results: list[list[Detection]] = [[] for _ in images]
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, img in enumerate(images):
+            groups.setdefault((img.shape[1], img.shape[0]), []).append(i)
+        for (w, h), idx in groups.items():
+            plan = self._plan(w, h)
+            for chunk in [idx] if self.dynamic_batch else [[i] for i in idx]:
+                batch = np.full((len(chunk), plan.in_h, plan.in_w, 3), 114, np.uint8)
+                for j, i in enumerate(chunk):
+                    plan.apply(images[i], batch[j])
+                tensor = np.ascontiguousarray(batch[..., ::-1].transpose(0, 3, 1, 2), dtype=np.float32)
+                tensor *= 1 / 255.0
+                raw = self._infer(tensor)
+                for j, i in enumerate(chunk):
+                    boxes, scores, ids = decode(
+                        raw[j], self.config.conf, self.config.iou, self.config.max_det, self.floor
+                    )
+                    results[i] = _to_detections(plan.unmap(boxes), scores, ids, self.classes)
+        return results
+
+
+class OnnxDetector(RawHeadDetector):
     """An ultralytics-exported YOLO ONNX model (raw head, no NMS inside) under ONNX Runtime."""
 
     def __init__(
@@ -111,57 +157,22 @@ class OnnxDetector:
         self.config = config
         self.floor = _per_class_floor(self.classes, config, self.n_model)
         self.path = path
-        self._plans: dict[tuple[int, int], Letterbox] = {}
+        super().__init__()
 
-    def _plan(self, w: int, h: int) -> Letterbox:
-        key = (w, h)
-        plan = self._plans.get(key)
-        if plan is None:
-            if self.fixed_hw is not None:
-                ih, iw = self.fixed_hw
-                gain = min(ih / h, iw / w)
-                plan = Letterbox.plan(w, h, max(ih, iw), rect=False)
-                plan = Letterbox(
-                    w,
-                    h,
-                    iw,
-                    ih,
-                    gain,
-                    round((iw - round(w * gain)) / 2 - 0.1),
-                    round((ih - round(h * gain)) / 2 - 0.1),
-                    round(w * gain),
-                    round(h * gain),
-                )
-            else:
-                plan = Letterbox.plan(w, h, self.config.imgsz, self.config.rect)
-            self._plans[key] = plan
-        return plan
+    def _make_plan(self, w: int, h: int) -> Letterbox:
+        if self.fixed_hw is None:
+            return super()._make_plan(w, h)
+        ih, iw = self.fixed_hw  # a model exported with a fixed input: fit the frame into it
+        gain = min(ih / h, iw / w)
+        nw, nh = round(w * gain), round(h * gain)
+        return Letterbox(w, h, iw, ih, gain, round((iw - nw) / 2 - 0.1), round((ih - nh) / 2 - 0.1), nw, nh)
 
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
-        results: list[list[Detection]] = [[] for _ in images]
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, img in enumerate(images):
-            groups.setdefault((img.shape[1], img.shape[0]), []).append(i)
-        for (w, h), idx in groups.items():
-            plan = self._plan(w, h)
-            chunks = [idx] if self.dynamic_batch else [[i] for i in idx]
-            for chunk in chunks:
-                batch = np.empty((len(chunk), plan.in_h, plan.in_w, 3), np.uint8)
-                for j, i in enumerate(chunk):
-                    batch[j].fill(114)
-                    plan.apply(images[i], batch[j])
-                tensor = np.ascontiguousarray(batch[..., ::-1].transpose(0, 3, 1, 2), dtype=np.float32)
-                tensor *= 1 / 255.0
-                raw = self.session.run(None, {self.input_name: tensor})[0]
-                for j, i in enumerate(chunk):
-                    boxes, scores, ids = decode(
-                        raw[j], self.config.conf, self.config.iou, self.config.max_det, self.floor
-                    )
-                    results[i] = _to_detections(plan.unmap(boxes), scores, ids, self.classes)
-        return results
+    def _infer(self, tensor: np.ndarray) -> np.ndarray:
+        out: np.ndarray = self.session.run(None, {self.input_name: tensor})[0]
+        return out
 
 
-class OpenVinoDetector:
+class OpenVinoDetector(RawHeadDetector):
     """An OpenVINO model (``.xml`` beside its ``.bin``; the int8 one from `vision.quantize`),
     compiled once per input shape. Optional: needs the ``openvino`` package."""
 
@@ -190,7 +201,7 @@ class OpenVinoDetector:
         self.floor = _per_class_floor(self.classes, config, self.n_model)
         self.path = path
         self._compiled: dict[tuple[int, int, int], object] = {}
-        self._plans: dict[tuple[int, int], Letterbox] = {}
+        super().__init__()
 
     def _request(self, n: int, h: int, w: int):  # type: ignore[no-untyped-def]
         key = (n, h, w)
@@ -206,25 +217,10 @@ class OpenVinoDetector:
             self._compiled[key] = req
         return req
 
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
-        results: list[list[Detection]] = [[] for _ in images]
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, img in enumerate(images):
-            groups.setdefault((img.shape[1], img.shape[0]), []).append(i)
-        for (w, h), idx in groups.items():
-            plan = self._plans.get((w, h)) or Letterbox.plan(w, h, self.config.imgsz, self.config.rect)
-            self._plans[(w, h)] = plan
-            batch = np.full((len(idx), plan.in_h, plan.in_w, 3), 114, np.uint8)
-            for j, i in enumerate(idx):
-                plan.apply(images[i], batch[j])
-            tensor = np.ascontiguousarray(batch[..., ::-1].transpose(0, 3, 1, 2), dtype=np.float32)
-            tensor *= 1 / 255.0
-            req = self._request(len(idx), plan.in_h, plan.in_w)
-            raw = req.infer({0: tensor})[0]
-            for j, i in enumerate(idx):
-                boxes, scores, ids = decode(raw[j], self.config.conf, self.config.iou, self.config.max_det, self.floor)
-                results[i] = _to_detections(plan.unmap(boxes), scores, ids, self.classes)
-        return results
+    def _infer(self, tensor: np.ndarray) -> np.ndarray:
+        n, _, h, w = tensor.shape
+        out: np.ndarray = self._request(n, h, w).infer({0: tensor})[0]
+        return out
 
 
 class UltralyticsDetector:
