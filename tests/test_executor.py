@@ -10,13 +10,12 @@ import pytest
 from missions.formats.items import MissionItem
 from missions.scenario import Scenario
 from missions.vocabulary import LidState, SimControl
-from orchestrator.bus.broker import EmbeddedBroker
 from orchestrator.bus.docks import DockClient
 from orchestrator.executor.sortie import SortieOrder, SortieRecord, SortieRunner, SortieState
 from orchestrator.links.mavlink_link import MavlinkLink
-from sim.dock.bus import DockBus
 from sim.world import SimWorld
-from tests.conftest import free_udp_base, square_mission
+from tests.conftest import square_mission
+from tests.simbus import sim_on_bus
 
 pytestmark = pytest.mark.slow
 AIRPORT = "shekou"
@@ -35,39 +34,22 @@ async def _fly(
     hour: int = 10,
     during: Callable[[SimWorld, MavlinkLink], Awaitable[None]] | None = None,
 ) -> tuple[SortieRecord, SimWorld]:
-    broker = EmbeddedBroker()
-    address = await broker.start()
-    world = SimWorld(
-        scenario,
-        scenario.day_start().replace(hour=hour),
-        speedup=SPEEDUP,
-        airports=[AIRPORT],
-        base_port=free_udp_base(1),
-    )
-    await world.open()
-    stop = asyncio.Event()
-    bus = DockBus(world, address.host, address.port)
-    tasks = [asyncio.create_task(world.run(stop)), asyncio.create_task(bus.run(stop))]
-    docks = DockClient(address.url)
-    link = await MavlinkLink(world.mavlink_url(AIRPORT), heartbeat_hz=SPEEDUP, link_timeout_s=0.5).open()
-    try:
-        await asyncio.wait_for(bus.connected.wait(), 5)
-        await docks.start()
-        await link.wait_heartbeat(5)
-        await asyncio.sleep(3 / SPEEDUP * 2)  # the autopilot's boot
-        runner = SortieRunner(link, docks, world.clock.now, speedup=SPEEDUP)
-        flight = asyncio.create_task(runner.fly(order))
-        if during is not None:
-            await during(world, link)
-        record = await asyncio.wait_for(flight, 240)
-        return record, world
-    finally:
-        await link.close()
-        await docks.stop()
-        stop.set()
-        await asyncio.gather(*tasks)
-        world.close()
-        await broker.stop()
+    async with sim_on_bus(scenario, [AIRPORT], SPEEDUP, hour) as sim:
+        world = sim.world
+        docks = DockClient(sim.address.url)
+        link = await MavlinkLink(world.mavlink_url(AIRPORT), heartbeat_hz=SPEEDUP, link_timeout_s=0.5).open()
+        try:
+            await docks.start()
+            await link.wait_heartbeat(5)
+            await asyncio.sleep(3 / SPEEDUP * 2)  # the autopilot's boot
+            runner = SortieRunner(link, docks, world.clock.now, speedup=SPEEDUP)
+            flight = asyncio.create_task(runner.fly(order))
+            if during is not None:
+                await during(world, link)
+            return await asyncio.wait_for(flight, 240), world
+        finally:
+            await link.close()
+            await docks.stop()
 
 
 def test_a_sortie_flies_lands_and_recharges_with_every_step_recorded(scenario: Scenario) -> None:
