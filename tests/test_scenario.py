@@ -144,3 +144,17 @@ def test_the_cli_reports_bad_scenarios_in_one_line_with_exit_code_2(
     assert main(["plan", "--scenario", str(scenario_copy)]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.count("\n") == 1 and BROKEN[case][2] in err
+
+
+def test_detection_zones_are_checked(scenario_copy: Path) -> None:
+    path = scenario_copy / "incidents.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["detection_zones"][0]["class_conf"] = {"smoke": 1.5}
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(ScenarioError, match="between 0 and 1"):
+        load_scenario(scenario_copy)
+    doc["detection_zones"][0]["class_conf"] = {"smoke": 0.6}
+    doc["detection_zones"][0]["confirm"] = {"k": 9, "n": 3}
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(ScenarioError, match="cannot exceed"):
+        load_scenario(scenario_copy)

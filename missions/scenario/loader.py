@@ -319,34 +319,29 @@ def _incidents(path: Path | None, frame: LocalFrame, tz: timezone, area: BaseGeo
         )
         for v in spec_.vehicles
     )
-    zones = []
-    for z in spec_.no_parking:
-        poly = frame.geometry_to_xy(Polygon(z.polygon))
+
+    def polygon(points: list[tuple[float, float]], item: str) -> BaseGeometry:
+        poly = frame.geometry_to_xy(Polygon(points))
         if not poly.is_valid:
-            raise ScenarioError(
-                f"invalid polygon: {explain_validity(poly)}", file=str(path), item=f"no_parking '{z.id}'"
-            )
-        zones.append(NoParkingZone(z.id, z.name, poly, z.dwell_s))
+            raise ScenarioError(f"invalid polygon: {explain_validity(poly)}", file=str(path), item=item)
+        return poly
+
+    zones = [
+        NoParkingZone(z.id, z.name, polygon(z.polygon, f"no_parking '{z.id}'"), z.dwell_s) for z in spec_.no_parking
+    ]
     confusers = tuple(
         Confuser(c.id, c.kind, inside(frame.to_xy(c.lon, c.lat), f"confuser '{c.id}'"), c.size_m)
         for c in spec_.confusers
     )
     detection = []
     for dz in spec_.detection_zones:
-        poly = frame.geometry_to_xy(Polygon(dz.polygon))
-        if not poly.is_valid:
-            raise ScenarioError(
-                f"invalid polygon: {explain_validity(poly)}", file=str(path), item=f"detection_zone '{dz.id}'"
-            )
+        item = f"detection_zone '{dz.id}'"
+        area = polygon(dz.polygon, item)
         for cls, score in dz.class_conf.items():
             if not 0 < score < 1:
-                raise ScenarioError(
-                    f"class_conf {cls}: {score} is not between 0 and 1",
-                    file=str(path),
-                    item=f"detection_zone '{dz.id}'",
-                )
+                raise ScenarioError(f"class_conf {cls}: {score} is not between 0 and 1", file=str(path), item=item)
         confirm = (dz.confirm.k, dz.confirm.n, dz.confirm.span_s) if dz.confirm else None
-        detection.append(DetectionZone(dz.id, dz.name, poly, {str(k): v for k, v in dz.class_conf.items()}, confirm))
+        detection.append(DetectionZone(dz.id, dz.name, area, {str(k): v for k, v in dz.class_conf.items()}, confirm))
     return Incidents(fires, vehicles, tuple(zones), confusers, tuple(detection))
 
 
