@@ -26,6 +26,7 @@ TARGETS = {
     },
     "sim": {"speedup_8": ">= 30", "speedup_100": ">= 10"},
     "render": {"fps_640x360": ">= 60"},
+    "orchestrator": {"upload100_loss5_s": "< 3 s", "loop_lag_p99_ms_100": "< 50 ms"},
     "vision": {
         "speedup_640": ">= 2",
         "speedup_320": ">= 2",
