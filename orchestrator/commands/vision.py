@@ -76,7 +76,9 @@ def add_parser(sub: argparse._SubParsersAction, scenario_arg: Callable[[argparse
     rp.add_argument("--json", action="store_true", help="print findings as JSON lines")
 
 
-def detector_from(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyped-def]
+def detector_from(args: argparse.Namespace, settings: Settings, floor: float | None = None):  # type: ignore[no-untyped-def]
+    """The detector the arguments and settings ask for; `floor` overrides the lowest score
+    kept (evaluation draws the whole precision-recall curve, from 0.001)."""
     from vision.classmap import ClassMapError, parse_class_map
     from vision.detector import DetectorConfig, load_detector
     from vision.train import DEFAULT_MODEL
@@ -94,8 +96,9 @@ def detector_from(args: argparse.Namespace, settings: Settings):  # type: ignore
     conf = args.conf if args.conf is not None else vs.conf
     if not 0 < conf < 1:
         raise VisionUsageError(f"--conf {conf}: must be between 0 and 1")
+    class_conf = {} if floor is not None else {str(k): v for k, v in vs.class_conf.items()}
     cfg = DetectorConfig(
-        imgsz=imgsz, conf=conf, class_conf={str(k): v for k, v in vs.class_conf.items()}, threads=vs.threads
+        imgsz=imgsz, conf=floor if floor is not None else conf, class_conf=class_conf, threads=vs.threads
     )
     return load_detector(Path(path), cfg, cmap)
 
@@ -154,14 +157,15 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         given = parse_class_map(args.labels) if args.labels else None
     except ClassMapError as exc:
         raise VisionUsageError(f"--labels: {exc}") from None
-    det = detector_from(args, settings)
+    det = detector_from(args, settings, floor=0.001)
+    operating = args.conf if args.conf is not None else settings.vision.conf
     labels = given if given is not None else dict(det.classes)
     unknown = sorted(set(labels.values()) - set(det.classes.values()))
     if unknown:
         raise VisionUsageError(
             f"--labels names {unknown}, which the model does not detect ({sorted(set(det.classes.values()))})"
         )
-    result = evaluate(det, args.dir, labels, det.config.conf)
+    result = evaluate(det, args.dir, labels, operating)
     print(json.dumps(result.to_json()) if args.json else result.text())
     return 0
 
