@@ -103,17 +103,25 @@ def calibration_images(yaml_path: Path, n: int = 200) -> list:  # type: ignore[t
     return [img for p in paths if (img := cv2.imread(str(p))) is not None]
 
 
-def quantize(onnx_path: Path, yaml_path: Path, out_xml: Path, imgsz: int) -> Path | None:
-    """The int8 OpenVINO model beside the ONNX one, when OpenVINO and NNCF are installed."""
+def quantize(onnx_path: Path, yaml_path: Path, out_xml: Path, imgsz: int, max_drop: float | None = None) -> Path | None:
+    """The int8 OpenVINO model beside the ONNX one, when OpenVINO and NNCF are installed;
+    with `max_drop`, under accuracy control on the dataset's val split."""
     try:
         import nncf  # noqa: F401
         import openvino  # noqa: F401
     except ImportError:
         log.warning("OpenVINO/NNCF not installed: no int8 model")
         return None
-    from vision.quantize import quantize_openvino
+    import tempfile
 
-    return quantize_openvino(onnx_path, calibration_images(yaml_path), out_xml, imgsz)
+    from vision.quantize import quantize_openvino, validation_folder
+
+    images = calibration_images(yaml_path)
+    if max_drop is None:
+        return quantize_openvino(onnx_path, images, out_xml, imgsz)
+    with tempfile.TemporaryDirectory() as tmp:
+        val = validation_folder(yaml_path, Path(tmp))
+        return quantize_openvino(onnx_path, images, out_xml, imgsz, validation=val, max_drop=max_drop)
 
 
 def export_onnx(weights: Path, imgsz: int = 320) -> Path:

@@ -46,6 +46,11 @@ def add_parser(sub: argparse._SubParsersAction, scenario_arg: Callable[[argparse
     qp.add_argument("--data", type=Path, required=True, help="a YOLO dataset folder (its images/train calibrate)")
     qp.add_argument("--imgsz", type=int, default=320)
     qp.add_argument("--out", type=Path, required=True, help="the .xml to write (its .bin beside it)")
+    qp.add_argument(
+        "--max-drop",
+        type=float,
+        help="accuracy control: keep layers in fp32 until mAP50 on the val split drops by at most this (e.g. 0.01)",
+    )
 
     ep = vsub.add_parser("eval", help="precision, recall and mAP50 per class on a YOLO folder (images/, labels/)")
     ep.add_argument("dir", type=Path)
@@ -140,7 +145,9 @@ def _quantize(args: argparse.Namespace, settings: Settings) -> int:
         raise VisionUsageError(f"--model {model}: an existing .onnx model is needed")
     if args.out.suffix.lower() != ".xml":
         raise VisionUsageError(f"--out {args.out}: an OpenVINO model is written as .xml")
-    out = quantize(model, yaml_path, args.out, args.imgsz)
+    if args.max_drop is not None and not 0 < args.max_drop < 1:
+        raise VisionUsageError(f"--max-drop {args.max_drop}: a share of mAP50 between 0 and 1")
+    out = quantize(model, yaml_path, args.out, args.imgsz, args.max_drop)
     if out is None:
         raise VisionUsageError("quantization needs OpenVINO and NNCF: pip install 'dronepatrol[train]'")
     print(f"int8 model: {out}")
