@@ -7,11 +7,11 @@ frames and the same model, then 8 live streams at once, then capture -> finding 
   imgsz=S)``, ultralytics as shipped. `agree_S` is the share of baseline boxes that ours
   reproduces (same class, IoU >= 0.9, score within 0.01).
 - fps_int8_S, speedup_int8_S: the int8 OpenVINO model (same pipeline) against the same
-  baseline; map50_fp32 / map50_int8 on 120 held-out rendered images (a seed not used in
+  baseline; map50_fp32 / map50_int8 on 200 held-out rendered images (a seed not used in
   training), so the quantization's cost is in the same table.
 - real_*: precision, recall and mAP50 of the shipped model on the real photographs in
   ../shared/data/eval (evaluation only, never trained on), when that folder is present.
-- streams8_fps_each: 8 MJPEG streams served over HTTP at 5 fps each (640x360, with pose
+- streams8_fps_each: 8 MJPEG streams served over HTTP at 8 fps each (640x360, with pose
   headers), one pipeline reading all of them for 20 s; frames processed per stream per second.
 - capture_to_finding p50/p95: capture timestamp (wall clock, in the stream's headers) of
   the frame that confirmed a finding -> the finding reported; trackers are reset every
@@ -158,7 +158,7 @@ def int8_figures(sc, frames) -> dict[str, float]:  # type: ignore[no-untyped-def
             pipe.process([_raw(sc, k, j, pose, t, 82.0)])
         out[f"fps_int8_{s}"] = round(len(frames) / (time.perf_counter() - t0), 2)
     with tempfile.TemporaryDirectory() as tmp:
-        write_dataset(sc, 120, Path(tmp), seed=999, progress=False)
+        write_dataset(sc, 200, Path(tmp), seed=999, progress=False)
         names = {0: "fire", 1: "smoke", 2: "vehicle"}
         fp32 = evaluate(OnnxDetector(DEFAULT_MODEL, DetectorConfig(imgsz=320, conf=0.001)), Path(tmp), names)
         int8 = evaluate(OpenVinoDetector(DEFAULT_INT8, DetectorConfig(imgsz=320, conf=0.001)), Path(tmp), names)
@@ -194,7 +194,7 @@ def real_photographs() -> dict[str, float]:
     return out
 
 
-def streams8(sc, seconds: float = 20.0, fps: float = 5.0) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def streams8(sc, seconds: float = 20.0, fps: float = 8.0) -> dict[str, float]:  # type: ignore[no-untyped-def]
     frames = render_frames(sc, 640, 360, 8)
     server = MjpegServer()
     loop = asyncio.new_event_loop()
