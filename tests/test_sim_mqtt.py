@@ -18,35 +18,15 @@ from missions.vocabulary import (
     SimControl,
     dock_topic,
 )
-from orchestrator.bus.broker import EmbeddedBroker
-from sim.dock.bus import DockBus
 from sim.world import SimWorld
-from tests.conftest import free_udp_base
+from tests.simbus import sim_on_bus
 
 
 async def _with_sim(scenario: Scenario, hour: int, body) -> None:  # type: ignore[no-untyped-def]
-    broker = EmbeddedBroker()
-    address = await broker.start()
-    world = SimWorld(
-        scenario,
-        scenario.day_start().replace(hour=hour),
-        speedup=20,
-        airports=["shekou", "xili"],
-        base_port=free_udp_base(2),
-    )
-    await world.open()
-    stop = asyncio.Event()
-    bus = DockBus(world, address.host, address.port)
-    tasks = [asyncio.create_task(world.run(stop)), asyncio.create_task(bus.run(stop))]
-    try:
-        await asyncio.wait_for(bus.connected.wait(), 5)
-        async with aiomqtt.Client(address.host, address.port, identifier=f"test-{uuid.uuid4().hex[:6]}") as client:
-            await body(client, world)
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks)
-        world.close()
-        await broker.stop()
+    async with sim_on_bus(scenario, ["shekou", "xili"], 20, hour) as sim:
+        identifier = f"test-{uuid.uuid4().hex[:6]}"
+        async with aiomqtt.Client(sim.address.host, sim.address.port, identifier=identifier) as client:
+            await body(client, sim.world)
 
 
 async def _next(client: aiomqtt.Client, topic_end: str):  # type: ignore[no-untyped-def]

@@ -136,8 +136,20 @@ def test_end_to_end_with_a_perfect_detector_over_the_simulated_world(scenario: S
     assert all(f.kind in ("fire", "smoke") for f in findings)
 
 
+class _Unused:
+    """A detector these tests never run: they feed the pipeline's ground side directly."""
+
+    def __init__(self) -> None:
+        from vision.detector import DetectorConfig
+
+        self.classes = {0: "fire", 1: "smoke"}
+        self.config = DetectorConfig()
+
+    def detect(self, images):  # type: ignore[no-untyped-def]
+        raise AssertionError("not used")
+
+
 def test_a_terrain_model_places_a_box_on_the_hill_not_on_the_flat_under_it(scenario: Scenario) -> None:
-    from vision.detector import DetectorConfig
     from vision.pipeline import PipelineConfig, VisionPipeline
 
     pose = Pose(0.0, 0.0, 120.0, 0.0, -30.0)
@@ -150,16 +162,8 @@ def test_a_terrain_model_places_a_box_on_the_hill_not_on_the_flat_under_it(scena
     u, v = uv[0]
     det = Detection("fire", 0.9, (u - 4, v - 6, u + 4, v + 4))  # its reference pixel (60 % down) is (u, v)
 
-    class NoDetector:
-        def __init__(self) -> None:
-            self.classes = {0: "fire"}
-            self.config = DetectorConfig()
-
-        def detect(self, images):  # type: ignore[no-untyped-def]
-            return [[] for _ in images]
-
-    flat = VisionPipeline(NoDetector(), scenario.frame)._place(INTR, pose, det, T0)
-    hilly = VisionPipeline(NoDetector(), scenario.frame, config=PipelineConfig(terrain=terrain))._place(
+    flat = VisionPipeline(_Unused(), scenario.frame)._place(INTR, pose, det, T0)
+    hilly = VisionPipeline(_Unused(), scenario.frame, config=PipelineConfig(terrain=terrain))._place(
         INTR, pose, det, T0
     )
     assert flat is not None and hilly is not None
@@ -168,7 +172,6 @@ def test_a_terrain_model_places_a_box_on_the_hill_not_on_the_flat_under_it(scena
 
 
 def test_a_zone_with_a_stricter_smoke_threshold_drops_weak_smoke_there_only(scenario: Scenario) -> None:
-    from vision.detector import DetectorConfig
     from vision.frames import CameraPose, RawFrame
     from vision.pipeline import VisionPipeline, VisionZone
 
@@ -179,15 +182,7 @@ def test_a_zone_with_a_stricter_smoke_threshold_drops_weak_smoke_there_only(scen
     inside = zone.area.representative_point()
     outside = (inside.x + 2000.0, inside.y)
 
-    class Listed:
-        def __init__(self) -> None:
-            self.classes = {0: "smoke"}
-            self.config = DetectorConfig()
-
-        def detect(self, images):  # type: ignore[no-untyped-def]
-            return [[] for _ in images]
-
-    pipe = VisionPipeline(Listed(), scenario.frame, zones=[vz])
+    pipe = VisionPipeline(_Unused(), scenario.frame, zones=[vz])
     for where, expect in [((inside.x, inside.y), 0), (outside, 1)]:
         pose = Pose(where[0], where[1] - 10, 80.0, 0.0, -90.0)
         weak = Detection("smoke", 0.45, _det_at(pose, where, "smoke").box)
