@@ -256,7 +256,7 @@ def streams8(sc, seconds: float = 20.0, fps: float = 8.0) -> dict[str, float]:  
     stop.set()
     th.join(10)
     each = [c / elapsed for c in counts.values()]
-    dropped = sum(s.ingest.stats.dropped_stale for s in pipe.streams.values())
+    dropped = sum(s.ingest.stats.dropped_stale for s in pipe.streams.values() if s.ingest is not None)
     return {
         "streams8_fps_each": round(min(each), 2),
         "streams8_fps_mean": round(statistics.mean(each), 2),

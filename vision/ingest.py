@@ -168,6 +168,10 @@ class StreamIngest:
         self._thread.start()
         return self
 
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
     def stop(self) -> None:
         self._stop.set()
         with self._cond:

@@ -87,7 +87,8 @@ class PipelineStats:
 
 @dataclass
 class StreamState:
-    ingest: StreamIngest
+    ingest: StreamIngest | None
+    """None for frames handed to `process` directly (tests, benchmarks, other sources)."""
     tracker: GroundTracker = field(default_factory=GroundTracker)
     poses: PoseSource | None = None
     sortie: str | None = None
@@ -129,6 +130,10 @@ class VisionPipeline:
             self.streams[ingest.name] = state
         return state
 
+    def _state(self, stream: str) -> StreamState:
+        with self._lock:
+            return self.streams.setdefault(stream, StreamState(None))
+
     def set_sortie(self, stream: str, sortie: str | None) -> None:
         if stream in self.streams:
             self.streams[stream].sortie = sortie
@@ -136,7 +141,7 @@ class VisionPipeline:
     # -- running -------------------------------------------------------------------------
     def start(self) -> VisionPipeline:
         for st in self.streams.values():
-            if st.ingest._thread is None:
+            if st.ingest is not None and not st.ingest.started:
                 st.ingest.start()
         self._thread = threading.Thread(target=self._run, name="vision", daemon=True)
         self._thread.start()
@@ -147,13 +152,14 @@ class VisionPipeline:
         if self._thread is not None:
             self._thread.join(timeout=10)
         for st in self.streams.values():
-            st.ingest.stop()
+            if st.ingest is not None:
+                st.ingest.stop()
 
     def _run(self) -> None:
         while not self._stop.is_set():
             with self._lock:
                 states = list(self.streams.values())
-            frames = [f for st in states if (f := st.ingest.take()) is not None]
+            frames = [f for st in states if st.ingest is not None and (f := st.ingest.take()) is not None]
             if not frames:
                 self._stop.wait(0.005)
                 continue
@@ -205,9 +211,7 @@ class VisionPipeline:
     def _frame(
         self, raw: RawFrame, cam: CameraPose, t: datetime, img: np.ndarray, dets: list[Detection]
     ) -> list[FindingReport]:
-        state = self.streams.get(raw.stream)
-        if state is None:
-            state = self.add_stream(StreamIngest(raw.stream, ""))
+        state = self._state(raw.stream)
         h, w = img.shape[:2]
         intr = Intrinsics(w, h, cam.hfov_deg or self.config.default_hfov_deg)
         x, y = self.frame.to_xy(cam.lon, cam.lat)
