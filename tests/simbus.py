@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from missions.scenario import Scenario
 from orchestrator.bus.broker import BrokerAddress, EmbeddedBroker
@@ -23,11 +24,11 @@ class SimOnBus:
 
 @contextlib.asynccontextmanager
 async def sim_on_bus(
-    scenario: Scenario, airports: list[str], speedup: float = 20, hour: int = 10
+    scenario: Scenario, airports: list[str], speedup: float = 20, hour: int = 10, start: datetime | None = None
 ) -> AsyncIterator[SimOnBus]:
     broker = EmbeddedBroker()
     address = await broker.start()
-    start = scenario.day_start().replace(hour=hour)
+    start = start or scenario.day_start().replace(hour=hour)
     world = SimWorld(scenario, start, speedup=speedup, airports=airports, base_port=free_udp_base(len(airports)))
     await world.open()
     stop = asyncio.Event()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import pytest
 
@@ -103,3 +104,45 @@ def test_link_loss_mid_sortie_the_drone_comes_home_on_its_failsafe_and_the_recor
     assert any("link lost" in r for r in reasons) and any("link back" in r for r in reasons), record.steps
     assert record.state is SortieState.ABORTED, "its failsafe brought it home before the mission was flown"
     assert world.vehicles[AIRPORT].dock.drone_on_pad and not world.vehicles[AIRPORT].copter.armed
+
+
+def test_a_sortie_from_the_days_plan_is_flown_as_planned(scenario: Scenario) -> None:
+    from missions.planner import plan_day
+    from orchestrator.executor.orders import order_for
+
+    plan = plan_day(scenario, scenario.day_start(), 24)
+    candidates = [
+        s
+        for s in plan.sorties
+        if s.sortie.land_airport_id == s.airport_id and 240 < s.sortie.duration_s < 900 and 8 <= s.launch_at.hour < 13
+    ]
+    assert candidates, "the built-in day has short out-and-back sorties in the morning"
+    scheduled = min(candidates, key=lambda s: s.sortie.duration_s)
+    order = order_for(scenario, scheduled)
+    assert order.items[0].x == pytest.approx(scenario.airports[scheduled.airport_id].lat)
+    assert order.needed_pct > 0 and order.reserve_pct == pytest.approx(25.0)
+
+    async def fly() -> tuple[SortieRecord, float]:
+        start = scheduled.launch_at - timedelta(seconds=5)
+        async with sim_on_bus(scenario, [scheduled.airport_id], SPEEDUP, start=start) as sim:
+            world = sim.world
+            docks = DockClient(sim.address.url)
+            link = await MavlinkLink(world.mavlink_url(scheduled.airport_id), heartbeat_hz=SPEEDUP).open()
+            try:
+                await docks.start()
+                await link.wait_heartbeat(5)
+                await asyncio.sleep(3 / SPEEDUP * 2)
+                record = await asyncio.wait_for(SortieRunner(link, docks, world.clock.now, SPEEDUP).fly(order), 240)
+                return record, world.vehicles[scheduled.airport_id].copter.body.soc
+            finally:
+                await link.close()
+                await docks.stop()
+
+    record, soc = asyncio.run(fly())
+    assert record.state is SortieState.COMPLETED, record.steps
+    airborne = next(s for s in record.steps if s.state is SortieState.AIRBORNE)
+    flown_s = (record.steps[-1].at - airborne.at).total_seconds()
+    planned_s = scheduled.sortie.duration_s
+    facts = f"planned {planned_s:.0f} s to {scheduled.sortie.land_soc:.2f}; flew {flown_s:.0f} s to {soc:.2f}"
+    assert 0.6 * planned_s < flown_s < 1.6 * planned_s, facts
+    assert soc > scheduled.sortie.land_soc - 0.1, facts

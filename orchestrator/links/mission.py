@@ -25,11 +25,19 @@ from orchestrator.links.mavlink_link import LinkError, MavlinkLink
 log = logging.getLogger("dronepatrol.links")
 
 MISSION_TYPE_MISSION = 0
+MAV_FRAME_MISSION = 2
 ACK_NAME = {k: v.name.removeprefix("MAV_MISSION_") for k, v in mavlink2.enums["MAV_MISSION_RESULT"].items()}
 
 
 class MissionError(LinkError):
     pass
+
+
+def _scaled(frame: int) -> bool:
+    """MISSION_ITEM_INT carries latitude and longitude as degrees x 1e7 in every frame but
+    MAV_FRAME_MISSION, whose x and y are plain parameters (a DO_SET_ROI_LOCATION has a
+    position; a DO_CHANGE_SPEED has none)."""
+    return frame != MAV_FRAME_MISSION
 
 
 def _encode(link: MavlinkLink, it: MissionItem) -> Any:
@@ -45,8 +53,8 @@ def _encode(link: MavlinkLink, it: MissionItem) -> Any:
         it.param2,
         it.param3,
         it.param4,
-        round(it.x * 1e7) if it.command in NAV_COMMANDS or it.seq == 0 else round(it.x),
-        round(it.y * 1e7) if it.command in NAV_COMMANDS or it.seq == 0 else round(it.y),
+        round(it.x * 1e7) if _scaled(it.frame) else round(it.x),
+        round(it.y * 1e7) if _scaled(it.frame) else round(it.y),
         it.z,
         MISSION_TYPE_MISSION,
     )
@@ -148,7 +156,7 @@ async def download(link: MavlinkLink, wait_s: float = 1.0, retries: int = 5) -> 
                 continue
         if got is None:
             raise MissionError(f"item {seq} of {count_msg.count} never came")
-        nav = got.command in NAV_COMMANDS or seq == 0
+        nav = _scaled(got.frame)
         items.append(
             MissionItem(
                 seq,

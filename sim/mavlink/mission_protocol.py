@@ -30,6 +30,7 @@ MAX_ITEMS = 700
 RETRY_S = 1.5
 MAX_RETRIES = 5
 MISSION_TYPE_MISSION = 0
+FRAME_MISSION = 2
 
 SUPPORTED_COMMANDS = frozenset(
     {
@@ -164,8 +165,8 @@ class MissionServer:
             self._upload = None
             return [self._ack(peer, MISSION_UNSUPPORTED)]
         x, y = float(f["x"]), float(f["y"])
-        if name == "MISSION_ITEM_INT":
-            x, y = x / 1e7, y / 1e7
+        if name == "MISSION_ITEM_INT" and int(f["frame"]) != FRAME_MISSION:
+            x, y = x / 1e7, y / 1e7  # positions in degrees x 1e7; MISSION-frame x, y are plain parameters
         item = MissionItem(
             seq,
             int(f["frame"]),
@@ -208,8 +209,8 @@ class MissionServer:
             "param2": it.param2,
             "param3": it.param3,
             "param4": it.param4,
-            "x": round(it.x * 1e7) if as_int else it.x,
-            "y": round(it.y * 1e7) if as_int else it.y,
+            "x": round(it.x * 1e7) if as_int and it.frame != FRAME_MISSION else (round(it.x) if as_int else it.x),
+            "y": round(it.y * 1e7) if as_int and it.frame != FRAME_MISSION else (round(it.y) if as_int else it.y),
             "z": it.z,
             "mission_type": MISSION_TYPE_MISSION,
         }
