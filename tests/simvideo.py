@@ -16,6 +16,16 @@ from sim.world import SimWorld
 from tests.conftest import RunningWorld, free_udp_base
 
 
+def wait_until(pred, timeout: float = 5.0, every: float = 0.01) -> bool:  # type: ignore[no-untyped-def]
+    """Poll `pred` until it holds or `timeout` seconds pass; whether it held."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        time.sleep(every)
+    return False
+
+
 class StreamingWorld(RunningWorld):
     """One airport's drone airborne, its camera streaming over MJPEG."""
 
@@ -93,12 +103,7 @@ class StreamingWorld(RunningWorld):
         raise AssertionError("no video frame")
 
     def wait_until(self, pred, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if pred():
-                return True
-            time.sleep(0.1)
-        return False
+        return wait_until(pred, timeout, every=0.1)
 
     def __enter__(self) -> StreamingWorld:
         self.start()

@@ -12,7 +12,7 @@ import pytest
 
 from missions.scenario import Scenario
 from orchestrator.bus.broker import free_tcp_port
-from tests.simvideo import Publisher
+from tests.simvideo import Publisher, wait_until
 from vision.detector import DetectorConfig, OnnxDetector
 from vision.frames import CameraPose, jpeg_comment, meta_from_comment
 from vision.ingest import StreamIngest
@@ -42,19 +42,10 @@ def _headers(seq: int, t: datetime, pose: str = "113.91,22.50,60.0,10.0,-45.0") 
     return {"X-Frame-Seq": str(seq), "X-Capture-Time": t.isoformat(), "X-Pose": pose}
 
 
-def _wait(pred, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return False
-
-
 def test_each_frame_comes_with_its_capture_time_and_pose(publisher: Publisher) -> None:
     ing = StreamIngest("a", publisher.url("a")).start()
     try:
-        assert _wait(lambda: ing.connected)
+        assert wait_until(lambda: ing.connected)
         time.sleep(0.1)
         publisher.publish("a", _jpeg(), _headers(7, T0))
         frame = ing.take(timeout=5)
@@ -83,12 +74,12 @@ def test_the_jpeg_comment_carries_the_field_of_view_too() -> None:
 def test_a_slow_consumer_gets_the_freshest_frame_and_the_rest_are_counted_as_dropped(publisher: Publisher) -> None:
     ing = StreamIngest("a", publisher.url("a")).start()
     try:
-        assert _wait(lambda: ing.connected)
+        assert wait_until(lambda: ing.connected)
         time.sleep(0.1)
         for k in range(1, 21):
             publisher.publish("a", _jpeg(k), _headers(k, T0 + timedelta(seconds=k)))
             time.sleep(0.01)
-        assert _wait(lambda: ing.stats.received >= 5)
+        assert wait_until(lambda: ing.stats.received >= 5)
         time.sleep(0.3)
         frame = ing.take()
     finally:
@@ -101,11 +92,11 @@ def test_a_slow_consumer_gets_the_freshest_frame_and_the_rest_are_counted_as_dro
 def test_corrupt_frames_and_bad_metadata_are_counted_not_fatal(publisher: Publisher) -> None:
     ing = StreamIngest("a", publisher.url("a")).start()
     try:
-        assert _wait(lambda: ing.connected)
+        assert wait_until(lambda: ing.connected)
         time.sleep(0.1)
         publisher.publish("a", b"garbage, not a jpeg", _headers(1, T0))
         publisher.publish("a", _jpeg(), _headers(2, T0, pose="nan,1,2"))
-        assert _wait(lambda: ing.stats.received >= 1)
+        assert wait_until(lambda: ing.stats.received >= 1)
         bad_meta = ing.take()
         publisher.publish("a", _jpeg(), _headers(3, T0))
         good = ing.take(timeout=5)
@@ -121,17 +112,17 @@ def test_a_stream_that_is_not_up_yet_is_retried_with_backoff_until_it_is() -> No
     ing = StreamIngest("a", f"http://127.0.0.1:{port}/video/a.mjpg", backoff_s=(0.05, 0.4)).start()
     pub = None
     try:
-        assert _wait(lambda: ing.stats.failures >= 3)
+        assert wait_until(lambda: ing.stats.failures >= 3)
         pub = Publisher(port).start("a")
-        assert _wait(lambda: ing.connected, 5)
+        assert wait_until(lambda: ing.connected, 5)
         time.sleep(0.1)
         pub.publish("a", _jpeg(), _headers(1, T0))
         assert ing.take(timeout=5) is not None
         pub.stop()  # drops mid-way ...
         failures = ing.stats.failures
-        assert _wait(lambda: ing.stats.failures > failures)
+        assert wait_until(lambda: ing.stats.failures > failures)
         pub = Publisher(port).start("a")  # ... and comes back
-        assert _wait(lambda: ing.connected, 5)
+        assert wait_until(lambda: ing.connected, 5)
         time.sleep(0.2)
         pub.publish("a", _jpeg(), _headers(2, T0))
         assert ing.take(timeout=5) is not None
@@ -145,7 +136,7 @@ def test_a_stream_that_is_not_up_yet_is_retried_with_backoff_until_it_is() -> No
 def test_a_url_that_is_not_a_stream_says_why(publisher: Publisher) -> None:
     ing = StreamIngest("x", publisher.url("a").replace("/video/a.mjpg", "/"), backoff_s=(0.05, 0.1)).start()
     try:
-        assert _wait(lambda: ing.stats.failures >= 1)
+        assert wait_until(lambda: ing.stats.failures >= 1)
     finally:
         ing.stop()
     assert "not an MJPEG stream" in ing.stats.last_error
@@ -177,13 +168,13 @@ def test_a_stream_without_pose_is_skipped_and_counted_while_the_other_goes_on(
     pipe.add_stream(b, poses=PoseHistory())  # telemetry never came
     pipe.start()
     try:
-        assert _wait(lambda: a.connected and b.connected)
+        assert wait_until(lambda: a.connected and b.connected)
         time.sleep(0.2)
         for k in range(1, 6):
             publisher.publish("a", _jpeg(k), _headers(k, T0 + timedelta(seconds=k)))
             publisher.publish("b", _jpeg(k), {"X-Frame-Seq": str(k)})
             time.sleep(0.1)
-        assert _wait(lambda: pipe.stats.per_stream.get("a", 0) >= 3 and pipe.stats.no_pose >= 3)
+        assert wait_until(lambda: pipe.stats.per_stream.get("a", 0) >= 3 and pipe.stats.no_pose >= 3)
     finally:
         pipe.stop()
     assert pipe.stats.per_stream.get("b", 0) == 0 and pipe.stats.errors == 0
@@ -200,7 +191,7 @@ def test_poses_from_the_drones_mavlink_telemetry_match_where_its_camera_is(scena
         history = PoseHistory()
         feed = MavlinkPoseFeed(world.world.mavlink_url(world.airport), history).start()
         try:
-            assert _wait(lambda: feed.samples >= 10, 15), "no telemetry"
+            assert wait_until(lambda: feed.samples >= 10, 15), "no telemetry"
             c = world.copter
             truth_lon, truth_lat = c.lonlat()
             truth_heading = (c.body.yaw_deg + c.gimbal_yaw) % 360
@@ -230,7 +221,7 @@ def test_a_video_file_opens_through_opencv_and_its_end_is_retried(tmp_path) -> N
             f = ing.take(timeout=0.2)
             if f is not None:
                 taken.append(f)
-        assert _wait(lambda: ing.stats.connects >= 2, 5), "the end of the file counts as the stream ending"
+        assert wait_until(lambda: ing.stats.connects >= 2, 5), "the end of the file counts as the stream ending"
     finally:
         ing.stop()
     assert len(taken) >= 15, "played at its frame rate, not dumped at once"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from missions.formats.items import MissionItem
+from missions.geo import haversine_m
 from missions.vocabulary import LidState
 from orchestrator.bus.docks import DockClient, DockServiceError
 from orchestrator.links.mavlink_link import CommandFailed, LinkError, MavlinkLink
@@ -192,9 +192,7 @@ class SortieRunner:
         if pos is None:
             return 0.0
         home = order.items[0]
-        dlat = (pos.lat / 1e7 - home.x) * 111_320
-        dlon = (pos.lon / 1e7 - home.y) * 111_320 * math.cos(math.radians(home.x))
-        return math.hypot(dlat, dlon)
+        return haversine_m(pos.lon / 1e7, pos.lat / 1e7, home.y, home.x)
 
     def _short_of_home(self, order: SortieOrder) -> str | None:
         """The reason to turn back, when the battery left no longer covers home plus reserve."""
