@@ -37,7 +37,7 @@ demo: $(VENV)/.runtime
 lint: $(VENV)/.full
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy missions vision orchestrator/links orchestrator/fleet orchestrator/executor orchestrator/bus
+	$(VENV)/bin/mypy missions vision orchestrator/links orchestrator/fleet orchestrator/executor orchestrator/bus orchestrator/store
 
 test: $(VENV)/.full lint
 	$(PY) -m pytest
