@@ -284,3 +284,40 @@ def plan_day(scenario: Scenario, start: datetime, hours: float = 24.0, forecast:
     sorties.sort(key=lambda s: (s.launch_at, s.airport_id))
 
     return DayPlan(start, end, tuple(sorties), tuple(unscheduled), len(occs), schedule_cost(jobs, placements))
+
+
+def reassign(
+    scenario: Scenario,
+    patrol_id: str,
+    at: datetime,
+    exclude: frozenset[str] | set[str],
+    occurrence: str | None = None,
+    forecast: Forecast | None = None,
+) -> list[ScheduledSortie]:
+    """The patrol flown from another airport, launching at `at`: the cheapest option whose
+    docks avoid `exclude` (a dock with a fault, a drone out of service). Empty when none
+    can fly it. Keeps the occurrence's key, so the record shows what replaced what."""
+    patrol = scenario.patrols[patrol_id]
+    forecast = forecast or scenario.weather.forecast(at - timedelta(hours=1), at + timedelta(hours=8))
+    builder = _JobBuilder(scenario, forecast, at)
+    occ = Occurrence(patrol, at, at + timedelta(minutes=30), "reassigned")
+    job = builder.job(occ)
+    options = [o for o in job.options if not set(o.docks) & set(exclude)]
+    if not options:
+        return []
+    best = min(options, key=lambda o: (o.flight_s, o.docks))
+    plan = builder.plans[(occ.key, best.docks)]
+    key = occurrence or occ.key
+    out: list[ScheduledSortie] = []
+    t = at
+    for s in plan.sorties:
+        if len(best.docks) > 1:
+            t = at
+        landed = t + timedelta(seconds=s.duration_s)
+        charger = scenario.airports[s.land_airport_id].dock.charge
+        ready = landed + timedelta(seconds=charger.seconds_to(s.land_soc, s.start_soc))
+        out.append(ScheduledSortie(key, patrol.id, s.airport_id, s, t, landed, ready, "reassigned", patrol.emergency))
+        t = ready
+    if any(check_sortie(scenario, s) for s in out):
+        return []
+    return out

@@ -171,3 +171,29 @@ class SimControl(Message):
 def findings_topic(airport: str) -> str:
     """Vision's confirmed findings from one airport's drone (JSON, evidence inline)."""
     return f"{ROOT}/vision/{airport}/findings"
+
+
+def sortie_topic(airport: str) -> str:
+    """The orchestrator's sortie events (every state change, with its reason), per launch airport."""
+    return f"{ROOT}/orchestrator/{airport}/sorties"
+
+
+def drone_topic(drone: str) -> str:
+    """The orchestrator's view of one drone (phase, battery, position), on change; retained."""
+    return f"{ROOT}/orchestrator/drones/{drone}"
+
+
+@dataclass(frozen=True)
+class SortieEvent(Message):
+    """A sortie changed state: what the alert system and dashboards follow."""
+
+    TYPE: ClassVar[str] = "sortie_event"
+    id: str
+    airport: str
+    state: str
+    """planned, preflight, airborne, returning, completed, held, aborted, failed."""
+    reason: str
+    time: str
+    patrol: str | None = None
+    drone: str | None = None
+    alert_id: str | None = None

@@ -6,7 +6,8 @@ Commands:
   coverage   the share of the district reached within N minutes, with a map
   sim        the simulated drones (MAVLink on UDP) and docks (MQTT), until stopped
   vision     the detector: train, eval, detect on images, run the pipeline on a stream
-  demo       the simulated district end to end on the built-in scenario
+  demo       the simulated district end to end: simulator, service and API in one process
+  serve      the service (scheduler, fleet, API) against the drones and broker in --config
 
 Bad input (a malformed scenario, a point outside the district, an unknown airport) ends
 with one line naming the file, the item and the reason, and exit code 2.
@@ -129,9 +130,17 @@ def _parser() -> argparse.ArgumentParser:
 
     add_vision_parser(sub, scenario_arg)
 
-    sp = sub.add_parser("demo", help="run the simulated district end to end")
+    sp = sub.add_parser("demo", help="run the simulated district end to end: sim, service, API")
     scenario_arg(sp)
     sp.add_argument("--out", type=Path, help="where to write the demo's files (default: <data_dir>/demo)")
+    sp.add_argument("--speedup", type=_positive, default=60.0, help="simulated seconds per wall second (default 60)")
+    sp.add_argument("--port", type=int, default=8080, help="API port (default 8080; 0: any free port)")
+    sp.add_argument("--hours", type=_positive, default=14.5, help="simulated hours to run (default 14.5)")
+    sp.add_argument("--start", type=_time, help="simulated start (default: the scenario's day, 05:50)")
+
+    sp = sub.add_parser("serve", help="run the service against the drones and broker in the settings")
+    sp.add_argument("--config", type=Path, dest="serve_config", help="settings file (YAML)")
+    scenario_arg(sp)
     return p
 
 
@@ -193,24 +202,34 @@ def cmd_coverage(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from missions.planner import plan_day
-    from missions.reach import reach
-    from orchestrator.reports.coverage_report import coverage_png, coverage_text
-    from orchestrator.reports.export import write_plan_files
-    from orchestrator.reports.plan_report import plan_text
+    import asyncio
+
+    from orchestrator.commands.demo import DemoOptions, run_demo
 
     sc = _scenario(args, settings)
-    out: Path = args.out or settings.data_dir / "demo"
-    plan = plan_day(sc, sc.day_start(), 24)
-    print(plan_text(sc, plan))
-    files = write_plan_files(sc, plan, out / "plans")
-    rm = reach(sc, 5.0, 200.0)
-    png = coverage_png(sc, rm, out / "coverage.png")
-    print()
-    print(coverage_text(sc, rm))
-    print()
-    print(f"Mission files: {len(files) - 1} .plan files and {files[-1]}")
-    print(f"Coverage map:  {png}")
+    if not 0 <= args.port <= 65535:
+        raise UsageError("--port must be 0-65535")
+    opts = DemoOptions(
+        speedup=args.speedup,
+        port=args.port,
+        start=sc.localize(args.start) if args.start else None,
+        hours=args.hours,
+        data_dir=args.out or settings.data_dir / "demo",
+    )
+    asyncio.run(run_demo(sc, opts))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from orchestrator.commands.serve import serve
+
+    sc = _scenario(args, settings)
+    try:
+        asyncio.run(serve(settings, sc))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     return 0
 
 
@@ -280,6 +299,7 @@ COMMANDS = {
     "dispatch": cmd_dispatch,
     "coverage": cmd_coverage,
     "demo": cmd_demo,
+    "serve": cmd_serve,
     "sim": cmd_sim,
     "vision": cmd_vision,
 }
@@ -288,7 +308,7 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = Settings.load(args.config)
+        settings = Settings.load(getattr(args, "serve_config", None) or args.config)
     except ConfigError as exc:
         print(f"dronepatrol: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -298,7 +318,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
-    for noisy in ("transitions", "amqtt", "matplotlib"):  # their INFO is for developers, not operators
+    for noisy in (
+        "transitions",
+        "amqtt",
+        "matplotlib",
+        "alembic",
+        "httpx",
+    ):  # their INFO is for developers, not operators
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         return COMMANDS[args.command](args, settings)

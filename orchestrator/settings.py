@@ -44,6 +44,34 @@ class VisionSettings(BaseModel):
         return self
 
 
+Role = Literal["viewer", "operator", "admin", "integration"]
+
+
+class ApiUser(BaseModel):
+    """A bearer token and who holds it. Tokens are secrets: keep the file private."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    role: Role
+    token: str = Field(min_length=16, description="at least 16 characters")
+
+
+class ApiSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535, description="0: any free port")
+    users: list[ApiUser] = Field(default_factory=list, description="who may call the API; none: the API refuses all")
+
+
+class SchedulerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hold_recheck_s: float = Field(600.0, gt=0, description="simulated seconds between re-checks of a held sortie")
+    launch_window_s: float = Field(3600.0, gt=0, description="how late after its slot a sortie may still launch")
+
+
 class Settings(BaseSettings):
     """Everything an operator may set."""
 
@@ -54,6 +82,20 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("var"), description="Where the service writes its files (plans, maps, database)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     vision: VisionSettings = VisionSettings()
+    database: str | None = Field(
+        None, description="SQLAlchemy URL (sqlite:///FILE or postgresql://...); default <data_dir>/dronepatrol.db"
+    )
+    mqtt: str | None = Field(None, description="broker URL (mqtt://host:port); unset: the embedded broker")
+    drones: dict[str, str] = Field(
+        default_factory=dict, description="airport id -> MAVLink URL of its drone (udpout:, udpin:, tcp:)"
+    )
+    signing_key: str | None = Field(None, pattern=r"^[0-9a-fA-F]{64}$", description="MAVLink 2 signing key, hex")
+    speedup: float = Field(1.0, gt=0, description="simulated seconds per wall second (a simulator's speed-up)")
+    api: ApiSettings = ApiSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+
+    def database_url(self) -> str:
+        return self.database or f"sqlite:///{self.data_dir / 'dronepatrol.db'}"
 
     @classmethod
     def load(cls, path: Path | None = None) -> Settings:

@@ -88,6 +88,7 @@ class SimWorld:
             endpoint = MavlinkEndpoint(i + 1, self.signing_key, seed)
             wind = Wind(rng=random.Random(seed + 7))
             self.vehicles[aid] = SimVehicle(ap, copter, endpoint, dock, wind, self.base_port + 10 * i)
+        self._pads = {aid: self.scenario.frame.to_xy(v.airport.lon, v.airport.lat) for aid, v in self.vehicles.items()}
         self._scenario_faults = sorted(getattr(self.scenario, "faults", ()), key=lambda f: f[0])
 
     # ---- addresses ------------------------------------------------------------------
@@ -115,20 +116,44 @@ class SimWorld:
         weather = self.forecast.at(now)
         self._expire_faults(t)
         for v in self.vehicles.values():
-            c = v.copter
             for name, fields, sender in v.endpoint.take_inbox():
-                v.endpoint.send(c.handle(name, fields, sender, t))
-            on_pad = c.body.on_ground and math.hypot(c.body.x, c.body.y) <= PAD_RADIUS_M and not c.armed
-            v.dock.drone_on_pad = on_pad
-            added = v.dock.step(dt, now, weather, c.body.soc)
-            c.body.energy_wh = min(c.model.battery_wh, c.body.energy_wh + added)
-            c.lid_open = v.dock.lid is LidState.OPEN
+                v.endpoint.send(v.copter.handle(name, fields, sender, t))
+        for aid, v in self.vehicles.items():
+            on_pad = self.on_pad(aid)
+            v.dock.drone_on_pad = on_pad is not None
+            soc = on_pad.body.soc if on_pad is not None else 0.0
+            added = v.dock.step(dt, now, weather, soc)
+            if on_pad is not None:
+                on_pad.body.energy_wh = min(on_pad.model.battery_wh, on_pad.body.energy_wh + added)
+        for v in self.vehicles.values():
+            c = v.copter
+            dock = self.dock_under(c)
+            c.lid_open = dock is None or dock.lid is LidState.OPEN
             v.wind.steady = wind_vector(weather.wind_ms, weather.wind_from_deg)
             v.wind.gust_sigma = max(0.0, weather.gust_ms - weather.wind_ms) / 2
             v.wind.step(dt)
             v.endpoint.send(c.step(dt, t, v.wind.vector))
             v.endpoint.flush()
         self.clock.advance(dt)
+
+    def dock_under(self, copter: Copter) -> Dock | None:
+        """The dock whose pad the drone is over (any airport's: drones relocate)."""
+        x, y = copter.district_xy()
+        for aid, (px, py) in self._pads.items():
+            if math.hypot(x - px, y - py) <= PAD_RADIUS_M:
+                return self.vehicles[aid].dock
+        return None
+
+    def on_pad(self, airport: str) -> Copter | None:
+        """The drone standing disarmed on this airport's pad, whichever airport it came from."""
+        px, py = self._pads[airport]
+        for v in self.vehicles.values():
+            c = v.copter
+            if c.body.on_ground and not c.armed:
+                x, y = c.district_xy()
+                if math.hypot(x - px, y - py) <= PAD_RADIUS_M:
+                    return c
+        return None
 
     def run_for(self, seconds: float, dt: float = PHYSICS_DT) -> None:
         """Step a fixed span of simulated time, as fast as possible (tests, datasets)."""

@@ -80,7 +80,9 @@ class MosquittoProcess:
         self.conf = workdir / "mosquitto.conf"
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-            f"persistence_location {workdir}/\nautosave_interval 1\n",
+            f"persistence_location {workdir}/\nautosave_interval 1\nlog_type all\n"
+            # As root it would drop to its own user, who may not write our folder.
+            + ("user root\n" if os.geteuid() == 0 else ""),
             encoding="utf-8",
         )
         self.proc: subprocess.Popen[bytes] | None = None
@@ -90,7 +92,8 @@ class MosquittoProcess:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stderr=subprocess.DEVNULL)
+        self.log = (self.workdir / "mosquitto.log").open("ab")
+        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=self.log, stderr=self.log)
         import socket
 
         deadline = time.monotonic() + 5
@@ -107,3 +110,4 @@ class MosquittoProcess:
             self.proc.terminate()
             self.proc.wait(5)
             self.proc = None
+            self.log.close()

@@ -205,58 +205,75 @@ def _rule(s: spec.ScheduleSpec, file: Path, item: str) -> PatrolRule:
 
 def _patrols(path: Path, frame: LocalFrame, airspace: Airspace, airports: set[str]) -> dict[str, Patrol]:
     patrols: dict[str, Patrol] = {}
-    no_fly = [z for z in airspace.zones if z.kind is ZoneKind.NO_FLY and not z.active]
     for k, feat in enumerate(_read_geojson(path)):
-        p = _validate(spec.PatrolProps, feat.get("properties"), path, f"features[{k}]")
-        item = f"patrol '{p.id}'"
-        if p.id in patrols:
-            raise ScenarioError("duplicate patrol id", file=str(path), item=item)
-        geom = _geometry(feat, path, item)
-        expected = {"route": LineString, "area": Polygon, "point": Point}[p.kind]
-        if not isinstance(geom, expected):
-            raise ScenarioError(
-                f"a {p.kind} patrol needs a {expected.__name__}, not {geom.geom_type}", file=str(path), item=item
-            )
-        if isinstance(geom, LineString) and not geom.is_simple:
-            raise ScenarioError("the route crosses itself", file=str(path), item=item)
-        local = frame.geometry_to_xy(geom)
-        if not airspace.operating_area.covers(local):
-            raise ScenarioError("lies outside the operating area (district boundary)", file=str(path), item=item)
-        if p.altitude_m > airspace.ceiling_m:
-            raise ScenarioError(
-                f"altitude {p.altitude_m:.0f} m is above the {airspace.ceiling_m:.0f} m ceiling",
-                file=str(path),
-                item=item,
-            )
-        flown = local.buffer(p.radius_m) if p.kind == "point" and p.mode == "orbit" else local
-        for z in no_fly:
-            if z.area.intersects(flown) and z.band_overlaps(0.0, p.altitude_m):
-                raise ScenarioError(f"enters no-fly zone '{z.id}' ({z.name})", file=str(path), item=item)
-        unknown = sorted(set(p.airports) - airports)
-        if unknown:
-            raise ScenarioError(f"unknown airport(s) {', '.join(unknown)}", file=str(path), item=item)
-        patrols[p.id] = Patrol(
-            id=p.id,
-            name=p.name,
-            kind=PatrolKind(p.kind),
-            geometry=local,
-            looks_for=tuple(Target(t) for t in p.looks_for),
-            rule=_rule(p.schedule, path, item),
-            altitude_m=p.altitude_m,
-            speed_ms=p.speed_ms,
-            priority=p.priority,
-            gsd_cm=p.gsd_cm,
-            side_overlap=p.side_overlap,
-            point_mode=PointMode(p.mode),
-            radius_m=p.radius_m,
-            laps=p.laps,
-            hover_s=p.hover_s,
-            airports=tuple(p.airports),
-            emergency=p.emergency,
-        )
+        patrol = _patrol(feat, path, f"features[{k}]", frame, airspace, airports)
+        if patrol.id in patrols:
+            raise ScenarioError("duplicate patrol id", file=str(path), item=f"patrol '{patrol.id}'")
+        patrols[patrol.id] = patrol
     if not patrols:
         raise ScenarioError("no patrols defined", file=str(path))
     return patrols
+
+
+def patrol_from_feature(feature: Any, scenario: Scenario, source: str = "request") -> Patrol:
+    """One patrol from a GeoJSON Feature (as in patrols.geojson), checked against the
+    scenario's district, airspace and airports: what the API accepts for a new patrol."""
+    if not isinstance(feature, dict) or feature.get("type") != "Feature":
+        raise ScenarioError("expected a GeoJSON Feature", file=source)
+    return _patrol(
+        feature, Path(source), "feature", scenario.frame, scenario.airspace, set(scenario.airports)
+    )
+
+
+def _patrol(
+    feat: dict[str, Any], path: Path, where: str, frame: LocalFrame, airspace: Airspace, airports: set[str]
+) -> Patrol:
+    no_fly = [z for z in airspace.zones if z.kind is ZoneKind.NO_FLY and not z.active]
+    p = _validate(spec.PatrolProps, feat.get("properties"), path, where)
+    item = f"patrol '{p.id}'"
+    geom = _geometry(feat, path, item)
+    expected = {"route": LineString, "area": Polygon, "point": Point}[p.kind]
+    if not isinstance(geom, expected):
+        raise ScenarioError(
+            f"a {p.kind} patrol needs a {expected.__name__}, not {geom.geom_type}", file=str(path), item=item
+        )
+    if isinstance(geom, LineString) and not geom.is_simple:
+        raise ScenarioError("the route crosses itself", file=str(path), item=item)
+    local = frame.geometry_to_xy(geom)
+    if not airspace.operating_area.covers(local):
+        raise ScenarioError("lies outside the operating area (district boundary)", file=str(path), item=item)
+    if p.altitude_m > airspace.ceiling_m:
+        raise ScenarioError(
+            f"altitude {p.altitude_m:.0f} m is above the {airspace.ceiling_m:.0f} m ceiling",
+            file=str(path),
+            item=item,
+        )
+    flown = local.buffer(p.radius_m) if p.kind == "point" and p.mode == "orbit" else local
+    for z in no_fly:
+        if z.area.intersects(flown) and z.band_overlaps(0.0, p.altitude_m):
+            raise ScenarioError(f"enters no-fly zone '{z.id}' ({z.name})", file=str(path), item=item)
+    unknown = sorted(set(p.airports) - airports)
+    if unknown:
+        raise ScenarioError(f"unknown airport(s) {', '.join(unknown)}", file=str(path), item=item)
+    return Patrol(
+        id=p.id,
+        name=p.name,
+        kind=PatrolKind(p.kind),
+        geometry=local,
+        looks_for=tuple(Target(t) for t in p.looks_for),
+        rule=_rule(p.schedule, path, item),
+        altitude_m=p.altitude_m,
+        speed_ms=p.speed_ms,
+        priority=p.priority,
+        gsd_cm=p.gsd_cm,
+        side_overlap=p.side_overlap,
+        point_mode=PointMode(p.mode),
+        radius_m=p.radius_m,
+        laps=p.laps,
+        hover_s=p.hover_s,
+        airports=tuple(p.airports),
+        emergency=p.emergency,
+    )
 
 
 def _weather(path: Path | None, tz: timezone) -> WeatherScript:

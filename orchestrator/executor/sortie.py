@@ -57,6 +57,12 @@ class SortieOrder:
     max_wind_ms: float = 12.0
     max_rain_mm_h: float = 10.0
     cruise_ms: float = 10.0
+    land_airport: str | None = None
+    """Where it lands, when not back home (a relocation): that dock closes and charges."""
+
+    @property
+    def landing_at(self) -> str:
+        return self.land_airport or self.airport
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,8 @@ class SortieRecord:
     order: SortieOrder
     steps: list[Step] = field(default_factory=list)
     link_lost: bool = False
+    dock_problem: bool = False
+    """Failed on the ground because of the dock: the patrol can be given to another airport."""
 
     @property
     def state(self) -> SortieState:
@@ -83,6 +91,10 @@ class HoldSortie(Exception):
 
 class FailSortie(Exception):
     pass
+
+
+class DockProblem(FailSortie):
+    """The launch dock cannot launch (fault, lid, no drone on the pad): another airport may."""
 
 
 class SortieRunner:
@@ -104,6 +116,7 @@ class SortieRunner:
         self._boot_s = 0.0
         self._reached = -1
         self._complete = False
+        self._home_ordered = False
 
     def _wall(self, sim_s: float) -> float:
         return max(0.5, sim_s / self.speedup)
@@ -130,21 +143,55 @@ class SortieRunner:
             await self._wait_alt(order.takeoff_alt_m * 0.8, self._wall(120))
             await self.link.set_mode(AUTO)
             self._record(rec, SortieState.AIRBORNE, f"flying {len(order.items) - 1} items")
-            await self._watch(rec)
-            await self._recover(order)
-            done = self._complete or self._reached >= len(order.items) - 2
-            if rec.state is SortieState.RETURNING:
-                self._record(rec, SortieState.ABORTED, rec.steps[-1].reason + "; landed")
-            elif not done:
-                why = "landed before the mission was flown" + (" (its failsafe: link lost)" if rec.link_lost else "")
-                self._record(rec, SortieState.ABORTED, why)
-            else:
-                self._record(rec, SortieState.COMPLETED, "landed, lid closed, charging")
+            await self._finish(rec)
         except HoldSortie as exc:
             self._record(rec, SortieState.HELD, str(exc))
+        except (DockServiceError, DockProblem) as exc:
+            rec.dock_problem = rec.state is SortieState.PREFLIGHT
+            self._record(rec, SortieState.FAILED, str(exc))
+        except (FailSortie, MissionError, CommandFailed, LinkError, TimeoutError) as exc:
+            self._record(rec, SortieState.FAILED, str(exc) or type(exc).__name__)
+        finally:
+            self.link.off_message(self._telemetry)
+        return rec
+
+    async def resume(self, order: SortieOrder, state: SortieState) -> SortieRecord:
+        """Watch a sortie that was in the air when the service stopped, to its end.
+
+        Nothing is flown again: the drone goes on with the mission it holds (or is already
+        home), and this runner only watches, recovers the dock and closes the record."""
+        rec = SortieRecord(order)
+        self.link.on_message(self._telemetry)
+        try:
+            await self.link.wait_heartbeat(self._wall(30))
+            for message, hz in (("GLOBAL_POSITION_INT", 4), ("SYS_STATUS", 1), ("MISSION_CURRENT", 1)):
+                await self.link.request_stream(message, hz)
+            await self.link.wait_for("GLOBAL_POSITION_INT", self._wall(10))
+            self._record(rec, state, "re-attached after a restart")
+            await self._finish(rec)
         except (FailSortie, MissionError, CommandFailed, DockServiceError, LinkError, TimeoutError) as exc:
             self._record(rec, SortieState.FAILED, str(exc) or type(exc).__name__)
+        finally:
+            self.link.off_message(self._telemetry)
         return rec
+
+    async def _finish(self, rec: SortieRecord) -> None:
+        order = rec.order
+        await self._watch(rec)
+        await self._recover(order)
+        done = self._complete or self._reached >= len(order.items) - 2
+        if rec.state is SortieState.RETURNING:
+            self._record(rec, SortieState.ABORTED, rec.steps[-1].reason + "; landed")
+        elif not done:
+            why = "landed before the mission was flown" + (" (its failsafe: link lost)" if rec.link_lost else "")
+            self._record(rec, SortieState.ABORTED, why)
+        else:
+            where = "" if order.landing_at == order.airport else f" at {order.landing_at}"
+            self._record(rec, SortieState.COMPLETED, f"landed{where}, lid closed, charging")
+
+    def order_home(self) -> None:
+        """An operator's abort: the watcher turns the drone home at its next look."""
+        self._home_ordered = True
 
     async def _preflight(self, order: SortieOrder) -> None:
         try:
@@ -152,11 +199,11 @@ class SortieRunner:
         except TimeoutError:
             raise FailSortie(f"dock {order.airport} silent") from None
         if osd.faults:
-            raise FailSortie(f"dock fault: {', '.join(osd.faults)}")
+            raise DockProblem(f"dock fault: {', '.join(osd.faults)}")
         if not osd.drone_on_pad:
-            raise FailSortie("drone not on the pad")
+            raise DockProblem("drone not on the pad")
         if osd.lid != LidState.CLOSED:
-            raise FailSortie(f"lid {osd.lid}, expected closed")
+            raise DockProblem(f"lid {osd.lid}, expected closed")
         wind = max(osd.weather.get("wind_ms", 0.0), osd.weather.get("gust_ms", 0.0) * 0.8)
         if wind > order.max_wind_ms:
             raise HoldSortie(f"wind {wind:.1f} m/s over the {order.max_wind_ms:g} m/s limit")
@@ -191,7 +238,7 @@ class SortieRunner:
         pos = self.link.latest.get("GLOBAL_POSITION_INT")
         if pos is None:
             return 0.0
-        home = order.items[0]
+        home = order.items[-1] if order.landing_at != order.airport else order.items[0]
         return haversine_m(pos.lon / 1e7, pos.lat / 1e7, home.y, home.x)
 
     def _short_of_home(self, order: SortieOrder) -> str | None:
@@ -235,7 +282,7 @@ class SortieRunner:
                     why = "returning to launch" + (" on its failsafe after the link was lost" if lost else "")
                     self._record(rec, SortieState.RETURNING, why)
                 else:
-                    short = self._short_of_home(order)
+                    short = "ordered home by an operator" if self._home_ordered else self._short_of_home(order)
                     if short is not None and self.link.link_ok:
                         self._record(rec, SortieState.RETURNING, short)
                         try:
@@ -245,10 +292,11 @@ class SortieRunner:
             await asyncio.sleep(0.05)
 
     async def _recover(self, order: SortieOrder) -> None:
-        await self.docks.wait_state(order.airport, lambda o: o.drone_on_pad, self._wall(120))
-        await self.docks.call(order.airport, "close_lid")
-        await self.docks.wait_state(order.airport, lambda o: o.lid == LidState.CLOSED, self._wall(60))
+        dock = order.landing_at
+        await self.docks.wait_state(dock, lambda o: o.drone_on_pad, self._wall(120))
+        await self.docks.call(dock, "close_lid")
+        await self.docks.wait_state(dock, lambda o: o.lid == LidState.CLOSED, self._wall(60))
         try:
-            await self.docks.call(order.airport, "start_charge")
+            await self.docks.call(dock, "start_charge")
         except DockServiceError as exc:
             log.info("sortie %s: %s", order.id, exc)  # already charging is fine

@@ -185,6 +185,8 @@ class DroneMachine:
     hold_reason: str | None = None
     fault_reason: str | None = None
     launched: bool = False
+    airborne_seen: bool = False
+    """Has been in the air during this sortie: low and armed again means touching down."""
     ordered_home: str | None = None
 
     def snapshot(self) -> DroneSnapshot:
@@ -217,7 +219,7 @@ class DroneMachine:
             case DockReport():
                 self.dock = event
             case BeginSortie(sortie=sortie):
-                self.sortie, self.launched, self.ordered_home = sortie, False, None
+                self.sortie, self.launched, self.ordered_home, self.airborne_seen = sortie, False, None, False
             case Launched():
                 self.launched = True
             case OrderHome(reason=reason):
@@ -225,7 +227,7 @@ class DroneMachine:
                     self.ordered_home = reason
                     commands.append(Command("return_home", reason))
             case SortieEnded():
-                self.sortie, self.launched, self.ordered_home = None, False, None
+                self.sortie, self.launched, self.ordered_home, self.airborne_seen = None, False, None, False
             case SetHold(reason=reason):
                 self.hold_reason = reason
             case Release():
@@ -249,6 +251,7 @@ class DroneMachine:
         t, d = self.telemetry, self.dock
         flying = t is not None and t.armed and t.alt_m > self.thresholds.airborne_alt_m
         if flying and t is not None:
+            self.airborne_seen = True
             link = "" if self.link_ok else " (link lost: on its own failsafe)"
             if t.mode in LAND_MODES or (
                 (t.mode in RTL_MODES or self.ordered_home) and t.alt_m < self.thresholds.landing_alt_m
@@ -260,6 +263,8 @@ class DroneMachine:
                 return Phase.RETURNING, self.ordered_home + link
             return Phase.AIRBORNE, (f"flying {self.sortie}" if self.sortie else "flying") + link
         if self.launched and t is not None and t.armed:
+            if self.airborne_seen:
+                return Phase.LANDING, "touching down"
             return Phase.LAUNCHING, "taking off"
         if not self.link_ok:
             return Phase.OFFLINE, "no heartbeat from the drone"

@@ -66,7 +66,8 @@ class DockBus:
             for ev in v.dock.take_events():
                 await client.publish(dock_topic(aid, "events"), ev.to_json(), qos=1)
             if v.dock.changed or osd_due:
-                osd = v.dock.osd(now, v.copter.body.soc).to_json()
+                drone = self.world.on_pad(aid)
+                osd = v.dock.osd(now, drone.body.soc if drone is not None else 0.0).to_json()
                 if osd_due:
                     await client.publish(dock_topic(aid, "osd"), osd, qos=0)
                 if v.dock.changed:

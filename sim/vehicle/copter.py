@@ -129,6 +129,19 @@ class Copter:
     def lonlat(self) -> tuple[float, float]:
         return self.lonlat_of(self.body.x, self.body.y)
 
+    def district_xy(self) -> tuple[float, float]:
+        """Where it is in the shared frame (the world matches drones to dock pads by it)."""
+        return self.body.x + self._home_xy[0], self.body.y + self._home_xy[1]
+
+    def rehome(self) -> None:
+        """Home is where it arms, as on ArduPilot: a drone that landed at another dock
+        returns there on its next RTL, not to the dock it first took off from."""
+        if self.body.x == 0 and self.body.y == 0:
+            return
+        self._home_xy = self.district_xy()
+        self.home_lonlat = self.frame.to_lonlat(*self._home_xy)
+        self.body.x = self.body.y = 0.0
+
     def item_xy(self, it: MissionItem) -> tuple[float, float]:
         if it.x == 0 and it.y == 0:
             return self.body.x, self.body.y
@@ -282,6 +295,7 @@ class Copter:
         failures = [] if force else self.prearm_failures()
         if failures:
             return FAILED, [statustext(CRITICAL, failures[0])]
+        self.rehome()
         self.armed, self.armed_at, self.landed_flag = True, now, False
         self.batt_low = self.batt_crit = self.fence_breached = self.ekf_failsafe = False
         self.hold_here()

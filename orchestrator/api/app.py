@@ -1,0 +1,51 @@
+"""The FastAPI application: routes under /api/v1, errors as {"detail": reason}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from orchestrator.api.auth import TokenBook
+from orchestrator.api.routes import fleet, live, plans, records
+from orchestrator.service.core import Service
+from orchestrator.settings import ApiUser
+
+PREFIX = "/api/v1"
+
+
+def _reason(errors: list[dict[str, Any]]) -> str:
+    parts = []
+    for e in errors[:5]:
+        loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+        parts.append(f"{loc}: {e.get('msg', 'invalid')}" if loc else str(e.get("msg", "invalid")))
+    return "; ".join(parts)
+
+
+def create_app(service: Service, users: list[ApiUser]) -> FastAPI:
+    app = FastAPI(
+        title="dronepatrol",
+        version="1",
+        summary="Drone patrols from automated drone airports",
+        description=(
+            "Airports and drones with live state, patrols and their schedules, sorties, vision's findings, "
+            "the audit log and a stream of live updates. Every call but /health needs `Authorization: "
+            "Bearer <token>`; roles viewer, operator, admin, integration. A refused request says why in "
+            '`{"detail": ...}`.'
+        ),
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=f"{PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.service = service
+    app.state.tokens = TokenBook(users)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _reason(list(exc.errors()))}, status_code=422)
+
+    for module in (fleet, plans, records, live):
+        app.include_router(module.router, prefix=PREFIX)
+    return app

@@ -1,0 +1,144 @@
+"""The API's request and response shapes, with examples for the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SortieStateName = Literal["planned", "preflight", "airborne", "returning", "completed", "held", "aborted", "failed"]
+
+
+class Problem(BaseModel):
+    detail: str = Field(examples=["sortie x is completed: only a flying sortie can be aborted"])
+
+
+class Dock(BaseModel):
+    lid: str | None = Field(None, examples=["closed"])
+    drone_on_pad: bool | None = None
+    charging: bool | None = None
+    drone_soc: float | None = Field(None, description="0-1, as the dock last saw it")
+    weather: dict[str, float] = Field(default_factory=dict, examples=[{"wind_ms": 4.2, "rain_mm_h": 0.0}])
+    faults: list[str] = Field(default_factory=list)
+    powered: bool | None = None
+    time: str | None = None
+
+
+class Airport(BaseModel):
+    id: str = Field(examples=["shekou"])
+    name: str = Field(examples=["Shekou subdistrict"])
+    lat: float
+    lon: float
+    elevation_m: float
+    dock: Dock
+    drone: str | None = Field(None, description="the drone standing at this airport now", examples=["shekou"])
+    out_of_service: str | None = Field(None, description="why it launches nothing, until cleared")
+
+
+class Drone(BaseModel):
+    id: str = Field(examples=["shekou"])
+    home_airport: str
+    at_airport: str | None
+    phase: str = Field(examples=["ready"])
+    reason: str = Field(examples=["battery 100 %"])
+    since: str
+    link_ok: bool
+    battery_pct: float | None
+    armed: bool
+    alt_m: float
+    lat: float | None
+    lon: float | None
+    sortie: str | None
+    dock_lid_open: bool | None
+    dock_fault: str | None
+    hold_reason: str | None
+
+
+class Sortie(BaseModel):
+    id: str = Field(examples=["tanglang-ridge.20261202T0800.1"])
+    airport: str
+    land_airport: str
+    patrol: str | None
+    drone: str | None
+    alert_id: str | None
+    state: SortieStateName
+    reason: str = Field(examples=["wind 13.1 m/s over the 12 m/s limit"])
+    planned_launch: str | None
+    planned_land: str | None
+    started_at: str | None
+    ended_at: str | None
+    updated_at: str
+
+
+class Transition(BaseModel):
+    at: str
+    old: str | None
+    new: str
+    reason: str
+
+
+class SortieDetail(Sortie):
+    transitions: list[Transition]
+    items: int = Field(description="mission items uploaded (item 0 is home)")
+
+
+class Patrol(BaseModel):
+    id: str = Field(examples=["tanglang-ridge"])
+    name: str
+    kind: Literal["route", "area", "point"]
+    looks_for: list[str]
+    priority: int
+    schedule: str = Field(examples=["cron '0 8,10,12,16,18 * * *'"])
+    airports: list[str]
+    paused: bool
+    source: Literal["scenario", "api"]
+    sorties_today: int
+    unscheduled: list[str] = Field(description="today's occurrences not scheduled, with the reasons")
+
+
+class PatrolEdit(BaseModel):
+    """Pause or resume a patrol, or replace its definition (a GeoJSON Feature as in patrols.geojson)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    paused: bool | None = None
+    feature: dict[str, Any] | None = Field(None, description="the new definition; its id must match")
+
+
+class CommandReply(BaseModel):
+    ok: bool = True
+    detail: str = Field(examples=["shekou ordered home"])
+
+
+class Finding(BaseModel):
+    id: str
+    kind: str
+    airport: str
+    sortie: str | None
+    lat: float
+    lon: float
+    confidence: float
+    sigma_m: float | None
+    first_seen: str
+    last_seen: str
+    received_at: str
+    zone: str | None
+    evidence: str | None = Field(None, description="URL of the annotated frame (JPEG)")
+
+
+class AuditRow(BaseModel):
+    at: str
+    actor: str
+    role: str
+    action: str
+    target: str
+    params: dict[str, Any]
+    status: int
+    result: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    time: str
+    scenario: str
+    counts: dict[str, int]

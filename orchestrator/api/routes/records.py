@@ -1,0 +1,100 @@
+"""Findings with their evidence, the audit log, and the health check."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse
+
+from orchestrator.api.audit import service
+from orchestrator.api.auth import Auditor, Reader
+from orchestrator.api.models import AuditRow, Finding, Health, Problem
+from orchestrator.store import FindingRecord
+
+router = APIRouter(tags=["records"])
+
+
+def _finding(rec: FindingRecord) -> dict[str, Any]:
+    return {
+        "id": rec.id,
+        "kind": rec.kind,
+        "airport": rec.airport,
+        "sortie": rec.sortie_id,
+        "lat": rec.lat,
+        "lon": rec.lon,
+        "confidence": rec.confidence,
+        "sigma_m": rec.report.get("sigma_m"),
+        "first_seen": rec.first_seen.isoformat(),
+        "last_seen": rec.last_seen.isoformat(),
+        "received_at": rec.received_at.isoformat(),
+        "zone": rec.report.get("zone"),
+        "evidence": f"/api/v1/findings/{rec.id}/evidence" if rec.evidence_path else None,
+    }
+
+
+@router.get("/findings", response_model=list[Finding], summary="vision's confirmed findings, newest first")
+def list_findings(
+    request: Request,
+    who: Reader,
+    kind: Literal["fire", "smoke", "illegal_parking"] | None = None,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict[str, Any]]:
+    if since is not None and since.tzinfo is None:
+        raise HTTPException(422, "since needs a UTC offset, e.g. 2026-12-02T08:00+08:00")
+    return [_finding(r) for r in service(request).store.findings(kind=kind, since=since, limit=limit, offset=offset)]
+
+
+@router.get("/findings/{finding_id}", response_model=Finding, responses={404: {"model": Problem}})
+def get_finding(finding_id: str, request: Request, who: Reader) -> dict[str, Any]:
+    rec = service(request).store.finding(finding_id)
+    if rec is None:
+        raise HTTPException(404, f"no finding '{finding_id}'")
+    return _finding(rec)
+
+
+@router.get(
+    "/findings/{finding_id}/evidence",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}}}, 404: {"model": Problem}},
+    summary="the annotated frame the finding was confirmed on",
+)
+def finding_evidence(
+    finding_id: str, request: Request, who: Reader, crop: Annotated[bool, Query(description="the crop only")] = False
+) -> FileResponse:
+    rec = service(request).store.finding(finding_id)
+    if rec is None or not rec.evidence_path:
+        raise HTTPException(404, f"no evidence for finding '{finding_id}'")
+    path = Path(rec.evidence_path)
+    if crop:
+        path = path.with_name(path.stem + "-crop.jpg")
+    if not path.is_file():
+        raise HTTPException(404, f"evidence file of '{finding_id}' is missing")
+    return FileResponse(path, media_type="image/jpeg")
+
+
+@router.get("/audit", response_model=list[AuditRow], summary="every command given through the API, newest first")
+def list_audit(
+    request: Request,
+    who: Auditor,
+    actor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict[str, Any]]:
+    rows = service(request).store.audit(actor=actor, limit=limit, offset=offset)
+    return [{**r.__dict__, "at": r.at.isoformat()} for r in rows]
+
+
+@router.get("/health", response_model=Health, summary="is the service up (no token needed)")
+def health(request: Request) -> dict[str, Any]:
+    svc = service(request)
+    return {
+        "status": "ok",
+        "time": svc.clock().isoformat(),
+        "scenario": svc.scenario.name,
+        "counts": svc.store.counts(),
+    }

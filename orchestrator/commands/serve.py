@@ -1,0 +1,118 @@
+"""`dronepatrol serve` and the pieces `demo` shares with it: the service, its API server,
+and a clean stop on SIGINT/SIGTERM.
+
+`serve --config FILE` flies the drones named in the settings (`drones: {airport: URL}`),
+against real drones, ArduPilot SITL or an external `dronepatrol sim`; the docks and
+vision meet it on the configured broker (or the embedded one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from datetime import datetime
+
+from missions.scenario import Scenario
+from orchestrator.bus.broker import EmbeddedBroker, free_tcp_port
+from orchestrator.scheduler.day import SchedulerConfig
+from orchestrator.service.core import Service
+from orchestrator.settings import ApiUser, Settings
+from orchestrator.store import Store
+
+log = logging.getLogger("dronepatrol.serve")
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+class ApiServer:
+    """uvicorn inside our event loop."""
+
+    def __init__(self, service: Service, users: list[ApiUser], host: str, port: int) -> None:
+        import uvicorn
+
+        from orchestrator.api.app import create_app
+
+        self.host = host
+        self.port = port or free_tcp_port(host)
+        config = uvicorn.Config(
+            create_app(service, users), host=host, port=self.port, log_level="warning", lifespan="off"
+        )
+        self.server = uvicorn.Server(config)
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            if self._task.done():
+                self._task.result()  # raises why it could not start (port taken)
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+def wall_clock(scenario: Scenario) -> Callable[[], datetime]:
+    def now() -> datetime:
+        return datetime.now(scenario.tz)
+
+    return now
+
+
+async def serve(settings: Settings, scenario: Scenario, stop: asyncio.Event | None = None) -> None:
+    if not settings.drones:
+        raise ValueError("no drones configured: set `drones: {airport: MAVLink URL}` in the settings file")
+    unknown = sorted(set(settings.drones) - set(scenario.airports))
+    if unknown:
+        raise ValueError(f"drones for unknown airports: {', '.join(unknown)}")
+    stop = stop or asyncio.Event()
+    stop_on_signals(stop)
+    broker = None
+    mqtt = settings.mqtt
+    if mqtt is None:
+        broker = EmbeddedBroker()
+        mqtt = (await broker.start()).url
+    store = Store.open(settings.database_url())
+    clock = wall_clock(scenario)
+    service = Service(
+        scenario,
+        store,
+        mqtt_url=mqtt,
+        drones=settings.drones,
+        clock=clock,
+        speedup=settings.speedup,
+        data_dir=settings.data_dir,
+        signing_key=bytes.fromhex(settings.signing_key) if settings.signing_key else None,
+        scheduler=SchedulerConfig(
+            speedup=settings.speedup,
+            hold_recheck_s=settings.scheduler.hold_recheck_s,
+            launch_window_s=settings.scheduler.launch_window_s,
+        ),
+    )
+    api = ApiServer(service, settings.api.users, settings.api.host, settings.api.port)
+    try:
+        await service.start(scenario.localize(clock()).replace(hour=0, minute=0, second=0, microsecond=0))
+        await api.start()
+        print(f"api: {api.url}", flush=True)
+        print(f"mqtt: {mqtt}", flush=True)
+        await service.run(stop)
+    finally:
+        await api.stop()
+        await service.stop()
+        store.close()
+        if broker is not None:
+            await broker.stop()

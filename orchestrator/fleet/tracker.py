@@ -1,0 +1,173 @@
+"""The fleet's async shell: every drone's state machine fed from its MAVLink link and the
+dock it stands on, with transitions written to the store and announced.
+
+Drones are named by the airport they belong to, and may stand at another: a dock-to-dock
+exchange leaves a drone at its partner's airport until it flies back. `drone_at()` is the
+scheduler's question: which drone is on this airport's pad now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from missions.vocabulary import DockOsd
+from orchestrator.bus.docks import DockClient, DockServiceError
+from orchestrator.fleet.machine import (
+    FLYING,
+    Command,
+    DockReport,
+    DroneMachine,
+    DroneSnapshot,
+    Event,
+    LinkChanged,
+    Phase,
+    Telemetry,
+    Transition,
+)
+from orchestrator.links.mavlink_link import CommandFailed, LinkError, MavlinkLink
+
+log = logging.getLogger("dronepatrol.fleet")
+
+RTL = 6
+
+
+class FleetTracker:
+    def __init__(
+        self,
+        links: dict[str, MavlinkLink],
+        locations: dict[str, str],
+        docks: DockClient,
+        clock: Callable[[], datetime],
+        on_transition: Callable[[str, Transition], None] | None = None,
+    ) -> None:
+        self.links = links
+        self.location = dict(locations)
+        """Drone id -> the airport whose pad it stands on (or left from)."""
+        self.docks = docks
+        self.clock = clock
+        self.on_transition = on_transition
+        self.machines = {d: DroneMachine(d, clock()) for d in links}
+        self._last: dict[str, dict[str, Any]] = {d: {} for d in links}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ---- queries ------------------------------------------------------------------------
+    def snapshot(self, drone: str) -> DroneSnapshot:
+        return self.machines[drone].snapshot()
+
+    def snapshots(self) -> dict[str, DroneSnapshot]:
+        return {d: m.snapshot() for d, m in self.machines.items()}
+
+    def drone_at(self, airport: str) -> str | None:
+        """The drone standing at `airport` (its own, or one that relocated there)."""
+        for drone, at in self.location.items():
+            if at == airport and self.machines[drone].phase not in FLYING:
+                return drone
+        return None
+
+    def move(self, drone: str, airport: str) -> None:
+        self.location[drone] = airport
+        osd = self.docks.state.get(airport)
+        if osd is not None:
+            self._dock(osd)
+
+    # ---- feeding the machines -------------------------------------------------------------
+    def handle(self, drone: str, event: Event) -> None:
+        commands, transitions = self.machines[drone].handle(event, self.clock())
+        for t in transitions:
+            # Charging and ready come and go all day: an operator reads the rest.
+            routine = {t.old, t.new} <= {Phase.DOCKED, Phase.CHARGING, Phase.READY}
+            log.log(
+                logging.DEBUG if routine else logging.INFO, "drone %s: %s -> %s (%s)", drone, t.old, t.new, t.reason
+            )
+            if self.on_transition is not None:
+                self.on_transition(drone, t)
+        for c in commands:
+            self._tasks.append(asyncio.create_task(self._carry_out(drone, c)))
+
+    async def start(self) -> None:
+        for drone, link in self.links.items():
+            link.on_message(functools.partial(self._mavlink, drone))
+        self.docks.on_state(self._dock)
+        for osd in list(self.docks.state.values()):
+            self._dock(osd)
+        self._tasks.append(asyncio.create_task(self._watch_links()))
+        for drone, link in self.links.items():
+            self._tasks.append(asyncio.create_task(self._ask_streams(drone, link)))
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+
+    async def _ask_streams(self, drone: str, link: MavlinkLink) -> None:
+        """A real ArduCopter sends almost nothing until asked."""
+        while True:
+            try:
+                await link.wait_heartbeat(30)
+                for message, hz in (("GLOBAL_POSITION_INT", 1), ("SYS_STATUS", 0.5)):
+                    await link.request_stream(message, hz)
+                return
+            except (TimeoutError, CommandFailed, LinkError) as exc:
+                log.warning("drone %s: streams not set up yet (%s); retrying", drone, exc)
+                await asyncio.sleep(5)
+
+    async def _watch_links(self) -> None:
+        while True:
+            for drone, link in self.links.items():
+                if link.link_ok != self.machines[drone].link_ok:
+                    self.handle(drone, LinkChanged(link.link_ok))
+            await asyncio.sleep(0.2)
+
+    def _mavlink(self, drone: str, msg: Any) -> None:
+        kind = msg.get_type()
+        if kind not in ("HEARTBEAT", "GLOBAL_POSITION_INT", "SYS_STATUS"):
+            return
+        last = self._last[drone]
+        last[kind] = msg
+        hb, pos, sys = last.get("HEARTBEAT"), last.get("GLOBAL_POSITION_INT"), last.get("SYS_STATUS")
+        if hb is None:
+            return
+        if not self.machines[drone].link_ok:
+            self.handle(drone, LinkChanged(True))
+        self.handle(
+            drone,
+            Telemetry(
+                armed=bool(hb.base_mode & 128),
+                mode=int(hb.custom_mode),
+                alt_m=pos.relative_alt / 1000.0 if pos is not None else 0.0,
+                battery_pct=float(sys.battery_remaining) if sys is not None and sys.battery_remaining >= 0 else 0.0,
+                lat=pos.lat / 1e7 if pos is not None else None,
+                lon=pos.lon / 1e7 if pos is not None else None,
+            ),
+        )
+
+    def _dock(self, osd: DockOsd) -> None:
+        report = DockReport(
+            lid_open=osd.lid in ("open", "opening"),
+            drone_present=osd.drone_on_pad,
+            charging=osd.charging,
+            fault=", ".join(osd.faults) or (None if osd.powered else "no power"),
+        )
+        for drone, at in self.location.items():
+            if at == osd.airport:
+                self.handle(drone, report)
+
+    async def _carry_out(self, drone: str, command: Command) -> None:
+        try:
+            if command.kind == "return_home":
+                await self.links[drone].set_mode(RTL)
+            elif command.kind == "close_lid":
+                await self.docks.call(self.location[drone], "close_lid")
+        except (CommandFailed, DockServiceError, LinkError, TimeoutError) as exc:
+            log.warning("drone %s: %s not carried out: %s", drone, command.kind, exc)
+
+    def phase(self, drone: str) -> Phase:
+        return self.machines[drone].phase

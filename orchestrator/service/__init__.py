@@ -1,0 +1,1 @@
+"""The running service: store, bus, links, fleet, scheduler and API put together."""

@@ -1,0 +1,197 @@
+"""The service: one object that owns the store, the bus, the drones' links, the fleet
+tracker and the day's scheduler, and that the API reads and commands.
+
+Order of writes: the store first, then the event stream and the bus, so anything a
+client has been told about survives a crash. Vision's findings arrive over MQTT and are
+stored with their evidence images written next to the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from missions.scenario import Scenario
+from missions.vocabulary import SortieEvent, drone_topic, sortie_topic
+from orchestrator.bus.client import BusClient
+from orchestrator.bus.docks import DockClient
+from orchestrator.fleet.machine import Transition
+from orchestrator.fleet.tracker import FleetTracker
+from orchestrator.links.mavlink_link import MavlinkLink
+from orchestrator.scheduler.day import DayScheduler, SchedulerConfig
+from orchestrator.service.events import EventHub
+from orchestrator.store import FindingRecord, SortieRow, Store, TransitionRecord
+
+log = logging.getLogger("dronepatrol.service")
+
+FINDINGS_PATTERN = "dronepatrol/v1/vision/+/findings"
+
+
+def sortie_json(row: SortieRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "airport": row.airport,
+        "land_airport": row.land_airport,
+        "patrol": row.patrol,
+        "drone": row.drone,
+        "alert_id": row.alert_id,
+        "state": row.state,
+        "reason": row.reason,
+        "planned_launch": _iso(row.planned_launch),
+        "planned_land": _iso(row.planned_land),
+        "started_at": _iso(row.started_at),
+        "ended_at": _iso(row.ended_at),
+        "updated_at": _iso(row.updated_at),
+    }
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.isoformat()
+
+
+class Service:
+    def __init__(
+        self,
+        scenario: Scenario,
+        store: Store,
+        *,
+        mqtt_url: str,
+        drones: dict[str, str],
+        clock: Callable[[], datetime],
+        speedup: float = 1.0,
+        data_dir: Path = Path("var"),
+        signing_key: bytes | None = None,
+        scheduler: SchedulerConfig | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.store = store
+        self.clock = clock
+        self.speedup = speedup
+        self.data_dir = data_dir
+        self.hub = EventHub()
+        self.bus = BusClient(mqtt_url, f"dronepatrol-orchestrator-{scenario.name}"[:60])
+        self.docks = DockClient(bus=self.bus)
+        self.bus.subscribe(FINDINGS_PATTERN, self._finding)
+        link_timeout = max(0.5, 3.0 / speedup)
+        self.links = {
+            d: MavlinkLink(url, heartbeat_hz=max(1.0, speedup), link_timeout_s=link_timeout, signing_key=signing_key)
+            for d, url in drones.items()
+        }
+        locations = {d: d for d in drones}
+        locations.update({d: a for d, a in store.drone_airports().items() if d in drones})
+        self.fleet = FleetTracker(self.links, locations, self.docks, clock, on_transition=self._drone_transition)
+        self.scheduler = DayScheduler(
+            scenario,
+            store,
+            self.fleet,
+            self.docks,
+            clock,
+            scheduler or SchedulerConfig(speedup=speedup),
+            announce=self._sortie_changed,
+        )
+        self.started = asyncio.Event()
+
+    # ---- lifecycle ----------------------------------------------------------------------
+    async def start(self, day_start: datetime | None = None, hours: float = 24.0) -> None:
+        await self.bus.start()
+        for link in self.links.values():
+            await link.open()
+        await self.fleet.start()
+        self.scheduler.load_day(day_start or self.scenario.day_start(), hours)
+        self.started.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.scheduler.run(stop)
+
+    async def stop(self) -> None:
+        await self.fleet.stop()
+        for link in self.links.values():
+            with contextlib.suppress(Exception):
+                await link.close()
+        await self.bus.stop()
+
+    # ---- what happened --------------------------------------------------------------------
+    def _sortie_changed(self, row: SortieRow) -> None:
+        data = sortie_json(row)
+        self.hub.publish("sortie", data)
+        event = SortieEvent(
+            row.id,
+            row.airport,
+            row.state,
+            row.reason,
+            row.updated_at.astimezone(self.scenario.tz).isoformat(),
+            row.patrol,
+            row.drone,
+            row.alert_id,
+        )
+        self.bus.publish_soon(sortie_topic(row.airport), event.to_json(), qos=1)
+
+    def _drone_transition(self, drone: str, t: Transition) -> None:
+        self.store.add_transition(TransitionRecord("drone", drone, t.at, t.old.value, t.new.value, t.reason))
+        snap = self.drone_json(drone)
+        self.hub.publish("drone", snap)
+        self.bus.publish_soon(drone_topic(drone), json.dumps(snap), qos=1, retain=True)
+
+    def drone_json(self, drone: str) -> dict[str, Any]:
+        s = self.fleet.snapshot(drone)
+        data = asdict(s)
+        data["id"] = drone
+        data["home_airport"] = drone
+        data["at_airport"] = self.fleet.location.get(drone)
+        data["phase"] = s.phase.value
+        data["since"] = s.since.isoformat()
+        del data["airport"]
+        return data
+
+    async def _finding(self, topic: str, payload: bytes) -> None:
+        try:
+            msg = json.loads(payload)
+            if not isinstance(msg, dict) or msg.get("type") != "finding":
+                raise ValueError("not a finding message")
+            fid = str(msg["id"])
+            evidence = msg.pop("evidence", None) or {}
+            first = datetime.fromisoformat(msg["first_seen"])
+            last = datetime.fromisoformat(msg["last_seen"])
+            path = self._save_evidence(fid, evidence)
+            rec = FindingRecord(
+                fid,
+                str(msg["kind"]),
+                str(msg.get("airport") or topic.split("/")[-2]),
+                msg.get("sortie"),
+                float(msg["lat"]),
+                float(msg["lon"]),
+                float(msg["confidence"]),
+                first,
+                last,
+                self.clock(),
+                msg,
+                path,
+            )
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            log.warning("finding on %s refused: %s", topic, exc)
+            return
+        new = self.store.add_finding(rec)
+        if new:
+            log.info("finding %s: %s at %.6f,%.6f (conf %.2f)", fid, rec.kind, rec.lat, rec.lon, rec.confidence)
+            self.hub.publish("finding", {k: v for k, v in msg.items()})
+
+    def _save_evidence(self, fid: str, evidence: dict[str, Any]) -> str | None:
+        frame = evidence.get("frame_jpeg_b64") or evidence.get("crop_jpeg_b64")
+        if not frame:
+            return None
+        folder = self.data_dir / "evidence"
+        folder.mkdir(parents=True, exist_ok=True)
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in fid)
+        for key, suffix in (("frame_jpeg_b64", ".jpg"), ("crop_jpeg_b64", "-crop.jpg")):
+            if evidence.get(key):
+                (folder / f"{safe}{suffix}").write_bytes(base64.b64decode(evidence[key], validate=True))
+        return str(folder / f"{safe}.jpg")
