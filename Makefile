@@ -3,7 +3,7 @@
 #   make test   set up runtime + dev + train extras, lint, and run every test
 #   make test-fast   the same without the tests marked slow
 #   make bench  run bench/*.py and write docs/benchmarks.md
-#   make lint   ruff and mypy (strict on missions/, checked on vision/ and orchestrator/ links, fleet, executor, bus)
+#   make lint   ruff and mypy (strict on missions/, checked on vision/ and orchestrator/)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -37,7 +37,7 @@ demo: $(VENV)/.runtime
 lint: $(VENV)/.full
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy missions vision orchestrator/links orchestrator/fleet orchestrator/executor orchestrator/bus orchestrator/store
+	$(VENV)/bin/mypy missions vision orchestrator
 
 test: $(VENV)/.full lint
 	$(PY) -m pytest

@@ -72,6 +72,15 @@ class SchedulerSettings(BaseModel):
     launch_window_s: float = Field(3600.0, gt=0, description="how late after its slot a sortie may still launch")
 
 
+class FailsafeSettings(BaseModel):
+    """What each drone is set to do on its own; checked before every launch."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    gcs_timeout_s: float = Field(5.0, ge=2, le=120, description="lost ground-station link -> return home after")
+    fence_radius_m: float = Field(8000.0, ge=30, le=10_000, description="geofence radius around home")
+
+
 class Settings(BaseSettings):
     """Everything an operator may set."""
 
@@ -91,8 +100,12 @@ class Settings(BaseSettings):
     )
     signing_key: str | None = Field(None, pattern=r"^[0-9a-fA-F]{64}$", description="MAVLink 2 signing key, hex")
     speedup: float = Field(1.0, gt=0, description="simulated seconds per wall second (a simulator's speed-up)")
+    clock: Literal["wall", "docks"] = Field(
+        "wall", description="wall: real time; docks: the time the docks report (a simulator at a speed-up)"
+    )
     api: ApiSettings = ApiSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    failsafe: FailsafeSettings = FailsafeSettings()
 
     def database_url(self) -> str:
         return self.database or f"sqlite:///{self.data_dir / 'dronepatrol.db'}"

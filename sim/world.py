@@ -81,6 +81,9 @@ class SimWorld:
                 soc=ap.dock.launch_soc,
                 frame=self.scenario.frame,
             )
+            # A ground station sharing the CPU needs wall time to answer: at a high speed-up
+            # the mission protocol's re-asks are spaced at least 0.2 s of wall time apart.
+            copter.missions.retry_s = max(copter.missions.retry_s, 0.2 * self.speedup)
             dock = Dock(aid, ap.dock, ap.drone)
             if self.open_docks:
                 dock.lid, dock.charge_wanted = LidState.OPEN, False

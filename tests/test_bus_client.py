@@ -106,8 +106,9 @@ def test_the_shared_mosquitto_carries_dock_services(scenario) -> None:  # type: 
     url = mosquitto_url()
 
     async def run() -> tuple[str, str]:
-        world = SimWorld(scenario, scenario.day_start().replace(hour=10), speedup=20, airports=["shekou"],
-                         base_port=free_udp_base(1))
+        world = SimWorld(
+            scenario, scenario.day_start().replace(hour=10), speedup=20, airports=["shekou"], base_port=free_udp_base(1)
+        )
         await world.open()
         stop = asyncio.Event()
         from orchestrator.bus.broker import BrokerAddress

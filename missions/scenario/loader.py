@@ -220,9 +220,7 @@ def patrol_from_feature(feature: Any, scenario: Scenario, source: str = "request
     scenario's district, airspace and airports: what the API accepts for a new patrol."""
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
         raise ScenarioError("expected a GeoJSON Feature", file=source)
-    return _patrol(
-        feature, Path(source), "feature", scenario.frame, scenario.airspace, set(scenario.airports)
-    )
+    return _patrol(feature, Path(source), "feature", scenario.frame, scenario.airspace, set(scenario.airports))
 
 
 def _patrol(

@@ -9,11 +9,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from orchestrator.api.auth import TokenBook
+from orchestrator.api.models import Problem
 from orchestrator.api.routes import fleet, live, plans, records
 from orchestrator.service.core import Service
 from orchestrator.settings import ApiUser
 
 PREFIX = "/api/v1"
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "the body is not valid JSON"},
+    401: {"model": Problem, "description": "no token, or an unknown one"},
+    403: {"model": Problem, "description": "the caller's role may not do this"},
+    422: {"model": Problem, "description": "the request is malformed; `detail` says what and where"},
+}
 
 
 def _reason(errors: list[dict[str, Any]]) -> str:
@@ -47,5 +54,5 @@ def create_app(service: Service, users: list[ApiUser]) -> FastAPI:
         return JSONResponse({"detail": _reason(list(exc.errors()))}, status_code=422)
 
     for module in (fleet, plans, records, live):
-        app.include_router(module.router, prefix=PREFIX)
+        app.include_router(module.router, prefix=PREFIX, responses=COMMON_RESPONSES)
     return app

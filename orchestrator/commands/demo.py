@@ -1,9 +1,9 @@
 """`dronepatrol demo`: the simulated district at work, in one process.
 
-An embedded MQTT broker, the simulator (8 drones on MAVLink over UDP, 8 docks on MQTT),
-the service (store, scheduler, fleet) and its API, all on loopback. Prints where to look
-(`api: ...`, one `token <role>: ...` per demo user), then the day as it happens, and a
-summary when the day is over or on Ctrl-C.
+An MQTT broker (embedded unless one is given), the simulator (8 drones on MAVLink over
+UDP, 8 docks on MQTT), the service (store, scheduler, fleet) and its API, all on
+loopback. Prints where to look (`api: ...`, one `token <role>: ...` per demo user), then
+the day as it happens, and a summary when the day is over or on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -13,17 +13,23 @@ import contextlib
 import logging
 import secrets
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from missions.scenario import Scenario
-from orchestrator.bus.broker import EmbeddedBroker
+from orchestrator.bus.broker import BrokerAddress, EmbeddedBroker
 from orchestrator.commands.serve import ApiServer, stop_on_signals
+from orchestrator.executor.failsafe import failsafe_params
 from orchestrator.scheduler.day import SchedulerConfig
 from orchestrator.service.core import Service
 from orchestrator.settings import ApiUser
 from orchestrator.store import Store
+
+if TYPE_CHECKING:
+    from sim.world import SimWorld
 
 log = logging.getLogger("dronepatrol.demo")
 ROLES = ("viewer", "operator", "admin", "integration")
@@ -45,34 +51,62 @@ def demo_users() -> list[ApiUser]:
     return [ApiUser(name=f"demo-{role}", role=role, token=secrets.token_urlsafe(24)) for role in ROLES]
 
 
-async def run_demo(scenario: Scenario, opts: DemoOptions, stop: asyncio.Event | None = None) -> dict[str, int]:
+def sim_failsafes(scenario: Scenario, speedup: float) -> dict[str, float]:
+    """The lost-link failsafe and the disarm delay count simulated seconds: at a speed-up,
+    give the service half a wall second, as 5 s gives it at 1x."""
+    return failsafe_params(
+        min(120.0, max(5.0, 0.5 * speedup)),
+        scenario.airspace.ceiling_m,
+        disarm_delay_s=min(127.0, max(10.0, 0.5 * speedup)),
+    )
+
+
+@dataclass
+class District:
+    world: SimWorld
+    service: Service
+    store: Store
+    mqtt: BrokerAddress
+
+
+@contextlib.asynccontextmanager
+async def simulated_district(
+    scenario: Scenario,
+    start: datetime,
+    speedup: float,
+    db_url: str,
+    data_dir: Path,
+    *,
+    mqtt: str | None = None,
+    host: str = "127.0.0.1",
+    base_port: int = 14560,
+    seed: int = 0,
+    airports: list[str] | None = None,
+    scheduler: SchedulerConfig | None = None,
+) -> AsyncIterator[District]:
+    """The simulator and the service, connected over MQTT and MAVLink/UDP, started; the
+    scheduler is not running yet (call `service.run(stop)`)."""
     from sim.dock.bus import DockBus
     from sim.world import SimWorld
 
-    stop = stop or asyncio.Event()
-    stop_on_signals(stop)
-    start = opts.start or scenario.day_start().replace(hour=5, minute=50)
-    end = start + timedelta(hours=opts.hours)
-    opts.data_dir.mkdir(parents=True, exist_ok=True)
-    db = opts.data_dir / "dronepatrol.db"
-    for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
-        stale.unlink(missing_ok=True)  # the simulated drones start fresh, so does the record
-    broker = EmbeddedBroker(opts.host)
-    address = await broker.start()
-    world = SimWorld(scenario, start, speedup=opts.speedup, seed=opts.seed, host=opts.host)
-    store = Store.open(f"sqlite:///{db}")
-    users = demo_users()
+    broker = None
+    if mqtt is None:
+        broker = EmbeddedBroker(host)
+        address = await broker.start()
+    else:
+        address = BrokerAddress.parse(mqtt)
+    world = SimWorld(scenario, start, speedup=speedup, seed=seed, host=host, base_port=base_port, airports=airports)
+    store = Store.open(db_url)
     service = Service(
         scenario,
         store,
         mqtt_url=address.url,
         drones={a: world.mavlink_url(a) for a in world.vehicles},
         clock=world.clock.now,
-        speedup=opts.speedup,
-        data_dir=opts.data_dir,
-        scheduler=SchedulerConfig(speedup=opts.speedup),
+        speedup=speedup,
+        data_dir=data_dir,
+        scheduler=scheduler or SchedulerConfig(speedup=speedup, failsafes=sim_failsafes(scenario, speedup)),
     )
-    api = ApiServer(service, users, opts.host, opts.port)
     sim_stop = asyncio.Event()
     sim_tasks: list[asyncio.Task[None]] = []
     try:
@@ -81,36 +115,57 @@ async def run_demo(scenario: Scenario, opts: DemoOptions, stop: asyncio.Event | 
         sim_tasks = [asyncio.create_task(world.run(sim_stop)), asyncio.create_task(docks.run(sim_stop))]
         await asyncio.wait_for(docks.connected.wait(), 10)
         await service.start(scenario.day_start())
-        await api.start()
-        print(f"api: {api.url}/api/v1", flush=True)
-        print(f"docs: {api.url}/api/v1/docs", flush=True)
-        for u in users:
-            print(f"token {u.role}: {u.token}", flush=True)
-        print(
-            f"simulating {len(world.vehicles)} airports from {start:%Y-%m-%d %H:%M} to {end:%H:%M} "
-            f"at {opts.speedup:g}x (about {opts.hours * 3600 / opts.speedup / 60:.0f} min); Ctrl-C stops",
-            flush=True,
-        )
-        runner = asyncio.create_task(service.run(stop))
-        while not stop.is_set() and world.clock.now() < end:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
-        stop.set()
-        await runner
+        yield District(world, service, store, address)
     finally:
-        await api.stop()
         await service.stop()
         sim_stop.set()
         for t in sim_tasks:
             with contextlib.suppress(Exception):
                 await t
         world.close()
-        await broker.stop()
-    summary = Counter(r.state for r in store.sorties(limit=100_000))
-    held = [r for r in store.sorties(state=["held", "failed", "aborted"], limit=100_000)]
-    store.close()
-    print(f"day over at {world.clock.now():%H:%M}: " + ", ".join(f"{n} {s}" for s, n in sorted(summary.items())))
-    for r in held:
-        print(f"  {r.id} ({r.airport}) {r.state}: {r.reason}")
-    print(f"record: {db}")
+        store.close()
+        if broker is not None:
+            await broker.stop()
+
+
+async def run_demo(scenario: Scenario, opts: DemoOptions, stop: asyncio.Event | None = None) -> dict[str, int]:
+    stop = stop or asyncio.Event()
+    stop_on_signals(stop)
+    start = opts.start or scenario.day_start().replace(hour=5, minute=50)
+    end = start + timedelta(hours=opts.hours)
+    opts.data_dir.mkdir(parents=True, exist_ok=True)
+    db = opts.data_dir / "dronepatrol.db"
+    for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        stale.unlink(missing_ok=True)  # the simulated drones start fresh, so does the record
+    users = demo_users()
+    async with simulated_district(
+        scenario, start, opts.speedup, f"sqlite:///{db}", opts.data_dir, host=opts.host, seed=opts.seed
+    ) as district:
+        service, store = district.service, district.store
+        api = ApiServer(service, users, opts.host, opts.port)
+        await api.start()
+        try:
+            print(f"api: {api.url}/api/v1", flush=True)
+            print(f"docs: {api.url}/api/v1/docs", flush=True)
+            for u in users:
+                print(f"token {u.role}: {u.token}", flush=True)
+            print(
+                f"simulating {len(service.links)} airports from {start:%Y-%m-%d %H:%M} to {end:%H:%M} "
+                f"at {opts.speedup:g}x (about {opts.hours * 3600 / opts.speedup / 60:.0f} min); Ctrl-C stops",
+                flush=True,
+            )
+            runner = asyncio.create_task(service.run(stop))
+            while not stop.is_set() and service.clock() < end:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+            stop.set()
+            await runner
+        finally:
+            await api.stop()
+        summary = Counter(r.state for r in store.sorties(limit=100_000))
+        held = store.sorties(state=["held", "failed", "aborted"], limit=100_000)
+        print(f"day over at {service.clock():%H:%M}: " + ", ".join(f"{n} {s}" for s, n in sorted(summary.items())))
+        for r in held:
+            print(f"  {r.id} ({r.airport}) {r.state}: {r.reason}")
+        print(f"record: {db}")
     return dict(summary)

@@ -17,7 +17,9 @@ from datetime import datetime
 
 from missions.scenario import Scenario
 from orchestrator.bus.broker import EmbeddedBroker, free_tcp_port
+from orchestrator.executor.failsafe import failsafe_params
 from orchestrator.scheduler.day import SchedulerConfig
+from orchestrator.service.clock import DockClock
 from orchestrator.service.core import Service
 from orchestrator.settings import ApiUser, Settings
 from orchestrator.store import Store
@@ -87,7 +89,9 @@ async def serve(settings: Settings, scenario: Scenario, stop: asyncio.Event | No
         broker = EmbeddedBroker()
         mqtt = (await broker.start()).url
     store = Store.open(settings.database_url())
-    clock = wall_clock(scenario)
+    clock: Callable[[], datetime]
+    docks_clock = DockClock(settings.speedup, scenario.tz) if settings.clock == "docks" else None
+    clock = docks_clock or wall_clock(scenario)
     service = Service(
         scenario,
         store,
@@ -101,11 +105,16 @@ async def serve(settings: Settings, scenario: Scenario, stop: asyncio.Event | No
             speedup=settings.speedup,
             hold_recheck_s=settings.scheduler.hold_recheck_s,
             launch_window_s=settings.scheduler.launch_window_s,
+            failsafes=failsafe_params(
+                settings.failsafe.gcs_timeout_s, scenario.airspace.ceiling_m, settings.failsafe.fence_radius_m
+            ),
         ),
     )
+    if docks_clock is not None:
+        docks_clock.attach(service.docks)
     api = ApiServer(service, settings.api.users, settings.api.host, settings.api.port)
     try:
-        await service.start(scenario.localize(clock()).replace(hour=0, minute=0, second=0, microsecond=0))
+        await service.start(docks_wait_s=10.0 if docks_clock is not None else 0.0)
         await api.start()
         print(f"api: {api.url}", flush=True)
         print(f"mqtt: {mqtt}", flush=True)

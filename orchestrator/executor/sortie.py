@@ -14,23 +14,26 @@ drone's own failsafe brings it home, and the runner keeps watching until it has 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from missions.formats.items import MissionItem
 from missions.geo import haversine_m
 from missions.vocabulary import LidState
 from orchestrator.bus.docks import DockClient, DockServiceError
+from orchestrator.executor.failsafe import ensure_failsafes
 from orchestrator.links.mavlink_link import CommandFailed, LinkError, MavlinkLink
 from orchestrator.links.mission import MissionError, upload_verified
 
 log = logging.getLogger("dronepatrol.executor")
 
 GUIDED, AUTO, RTL = 4, 3, 6
+T = TypeVar("T")
 
 
 class SortieState(StrEnum):
@@ -85,6 +88,19 @@ class SortieRecord:
         return self.steps[-1].state if self.steps else SortieState.PLANNED
 
 
+@dataclass(frozen=True)
+class CommandNote:
+    """A command the runner gave, for the record: to the drone or to its dock."""
+
+    sortie: str
+    target: str
+    command: str
+    params: dict[str, Any]
+    result: str
+    """accepted or failed."""
+    detail: str = ""
+
+
 class HoldSortie(Exception):
     pass
 
@@ -105,7 +121,12 @@ class SortieRunner:
         clock: Callable[[], datetime],
         speedup: float = 1.0,
         on_step: Callable[[SortieRecord, Step], None] | None = None,
+        failsafes: dict[str, float] | None = None,
+        on_command: Callable[[CommandNote], None] | None = None,
     ) -> None:
+        self.on_command = on_command
+        self.failsafes = failsafes
+        """Parameters set and verified before launch (orchestrator.executor.failsafe)."""
         self.link = link
         self.docks = docks
         self.clock = clock
@@ -134,26 +155,62 @@ class SortieRunner:
         try:
             self._record(rec, SortieState.PREFLIGHT, "checks")
             await self._preflight(order)
-            await upload_verified(self.link, order.items)
-            await self.docks.call(order.airport, "open_lid")
+            drone = self.link.name
+            await self._do(
+                order, drone, "upload_mission", {"items": len(order.items)}, upload_verified(self.link, order.items)
+            )
+            await self._do(order, order.airport, "open_lid", {}, self.docks.call(order.airport, "open_lid"))
             await self.docks.wait_state(order.airport, lambda o: o.lid == LidState.OPEN, self._wall(60))
-            await self.link.set_mode(GUIDED)
-            await self.link.arm()
-            await self.link.takeoff(order.takeoff_alt_m)
+            await self._do(order, drone, "set_mode", {"mode": "GUIDED"}, self.link.set_mode(GUIDED))
+            await self._do(order, drone, "arm", {}, self.link.arm())
+            await self._do(
+                order, drone, "takeoff", {"alt_m": order.takeoff_alt_m}, self.link.takeoff(order.takeoff_alt_m)
+            )
             await self._wait_alt(order.takeoff_alt_m * 0.8, self._wall(120))
-            await self.link.set_mode(AUTO)
+            await self._do(order, drone, "set_mode", {"mode": "AUTO"}, self.link.set_mode(AUTO))
             self._record(rec, SortieState.AIRBORNE, f"flying {len(order.items) - 1} items")
             await self._finish(rec)
         except HoldSortie as exc:
             self._record(rec, SortieState.HELD, str(exc))
         except (DockServiceError, DockProblem) as exc:
             rec.dock_problem = rec.state is SortieState.PREFLIGHT
+            await self._secure_dock(order)
             self._record(rec, SortieState.FAILED, str(exc))
         except (FailSortie, MissionError, CommandFailed, LinkError, TimeoutError) as exc:
+            await self._secure_dock(order)
             self._record(rec, SortieState.FAILED, str(exc) or type(exc).__name__)
         finally:
             self.link.off_message(self._telemetry)
         return rec
+
+    async def _do(self, order: SortieOrder, target: str, command: str, params: dict[str, Any], step: Awaitable[T]) -> T:
+        try:
+            result = await step
+        except Exception as exc:
+            self._note(CommandNote(order.id, target, command, params, "failed", str(exc) or type(exc).__name__))
+            raise
+        self._note(CommandNote(order.id, target, command, params, "accepted"))
+        return result
+
+    def _note(self, note: CommandNote) -> None:
+        if self.on_command is not None:
+            self.on_command(note)
+
+    async def _secure_dock(self, order: SortieOrder) -> None:
+        """After a launch that did not happen: the drone still on the pad, shut the lid
+        (best effort: a jammed lid stays as it is, and says so in the dock's state)."""
+        osd = self.docks.state.get(order.airport)
+        if osd is None or not osd.drone_on_pad or osd.lid == LidState.CLOSED:
+            return
+        hb = self.link.latest.get("HEARTBEAT")
+        if hb is not None and hb.base_mode & 128:
+            with contextlib.suppress(CommandFailed, LinkError, TimeoutError):
+                await self.link.disarm()
+        try:
+            await self.docks.call(order.airport, "close_lid")
+            await self.docks.wait_state(order.airport, lambda o: o.lid == LidState.CLOSED, self._wall(60))
+        except (DockServiceError, TimeoutError) as exc:
+            log.warning("sortie %s: lid not closed after the failed launch: %s", order.id, exc)
 
     async def resume(self, order: SortieOrder, state: SortieState) -> SortieRecord:
         """Watch a sortie that was in the air when the service stopped, to its end.
@@ -203,7 +260,12 @@ class SortieRunner:
         if not osd.drone_on_pad:
             raise DockProblem("drone not on the pad")
         if osd.lid != LidState.CLOSED:
-            raise DockProblem(f"lid {osd.lid}, expected closed")
+            # Left open by an earlier failed launch: close it; a lid that will not close is the dock's fault.
+            try:
+                await self.docks.call(order.airport, "close_lid")
+                await self.docks.wait_state(order.airport, lambda o: o.lid == LidState.CLOSED, self._wall(60))
+            except (DockServiceError, TimeoutError):
+                raise DockProblem(f"lid {osd.lid} and will not close") from None
         wind = max(osd.weather.get("wind_ms", 0.0), osd.weather.get("gust_ms", 0.0) * 0.8)
         if wind > order.max_wind_ms:
             raise HoldSortie(f"wind {wind:.1f} m/s over the {order.max_wind_ms:g} m/s limit")
@@ -214,6 +276,8 @@ class SortieRunner:
         if soc < order.needed_pct + order.reserve_pct:
             raise HoldSortie(f"battery {soc:.0f} %, needs {order.needed_pct + order.reserve_pct:.0f} %")
         await self.link.wait_heartbeat(self._wall(10))
+        if self.failsafes:
+            await ensure_failsafes(self.link, self.failsafes)
         for message, hz in (("GLOBAL_POSITION_INT", 4), ("SYS_STATUS", 1), ("MISSION_CURRENT", 1)):
             await self.link.request_stream(message, hz)
 
@@ -286,7 +350,7 @@ class SortieRunner:
                     if short is not None and self.link.link_ok:
                         self._record(rec, SortieState.RETURNING, short)
                         try:
-                            await self.link.set_mode(RTL)
+                            await self._do(order, self.link.name, "set_mode", {"mode": "RTL"}, self.link.set_mode(RTL))
                         except CommandFailed as exc:
                             log.warning("sortie %s: RTL refused: %s", order.id, exc)
             await asyncio.sleep(0.05)
@@ -294,9 +358,9 @@ class SortieRunner:
     async def _recover(self, order: SortieOrder) -> None:
         dock = order.landing_at
         await self.docks.wait_state(dock, lambda o: o.drone_on_pad, self._wall(120))
-        await self.docks.call(dock, "close_lid")
+        await self._do(order, dock, "close_lid", {}, self.docks.call(dock, "close_lid"))
         await self.docks.wait_state(dock, lambda o: o.lid == LidState.CLOSED, self._wall(60))
         try:
-            await self.docks.call(dock, "start_charge")
+            await self._do(order, dock, "start_charge", {}, self.docks.call(dock, "start_charge"))
         except DockServiceError as exc:
             log.info("sortie %s: %s", order.id, exc)  # already charging is fine

@@ -25,14 +25,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from missions.patrols import Patrol
-from missions.planner import DayPlan, ScheduledSortie, Unscheduled, plan_day, reassign
+from missions.planner import DayPlan, ScheduledSortie, Unscheduled, check_sortie, plan_day, reassign
 from missions.scenario import Scenario
 from orchestrator.bus.docks import DockClient
 from orchestrator.executor.orders import order_for, order_from_json, order_to_json, sortie_id
-from orchestrator.executor.sortie import SortieOrder, SortieRecord, SortieRunner, SortieState, Step
+from orchestrator.executor.sortie import CommandNote, SortieOrder, SortieRecord, SortieRunner, SortieState, Step
 from orchestrator.fleet.machine import BeginSortie, Launched, Release, SetHold, SortieEnded
 from orchestrator.fleet.tracker import FleetTracker
-from orchestrator.store import SortieRow, Store
+from orchestrator.store import CommandRecord, SortieRow, Store
 
 log = logging.getLogger("dronepatrol.scheduler")
 
@@ -49,6 +49,8 @@ class SchedulerConfig:
     """Simulated seconds between re-checks of a held sortie."""
     launch_window_s: float = 3600.0
     """How late after its slot a sortie may still launch."""
+    failsafes: dict[str, float] | None = None
+    """Failsafe parameters each drone must hold before launch (none: not checked)."""
 
 
 @dataclass
@@ -91,6 +93,8 @@ class DayScheduler:
         self.plan: DayPlan | None = None
         self.unscheduled: tuple[Unscheduled, ...] = ()
         self._start_now: set[str] = set()
+        self.scheduled: dict[str, ScheduledSortie] = {}
+        """Sortie id -> its place in the plan (for the airspace check at launch)."""
 
     # ---- the plan ---------------------------------------------------------------------
     def load_day(self, start: datetime, hours: float = 24.0) -> int:
@@ -109,6 +113,7 @@ class DayScheduler:
 
     def _record_planned(self, s: ScheduledSortie, suffix: str = "", reason: str = "on the day's plan") -> bool:
         sid = sortie_id(s, suffix)
+        self.scheduled[sid] = s
         order = order_for(self.scenario, s, sid)
         row = SortieRow(
             id=sid,
@@ -194,15 +199,21 @@ class DayScheduler:
         paused = {pid for pid, (p, _) in self.store.patrol_settings().items() if p}
         busy_drones = {r.drone for r in self.running.values()}
         busy_airports = {r.airport for r in self.running.values()}
-        for row in self.store.sorties(state=list(WAITING), until=now + timedelta(seconds=1)):
-            if row.id in self.running or row.id in self.status.expired:
+        due = self.store.sorties(state=list(WAITING), until=now + timedelta(seconds=1))
+        due_ids = {r.id for r in due}
+        forced_rows = [r for sid in sorted(self._start_now - due_ids) if (r := self.store.sortie(sid)) is not None]
+        for row in forced_rows + due:
+            if row.state not in WAITING:
+                self._start_now.discard(row.id)
                 continue
             forced = row.id in self._start_now
+            if row.id in self.running or (row.id in self.status.expired and not forced):
+                continue
+            retry = self.status.retry_at.get(row.id)
+            if retry is not None and now < retry:
+                continue
             if not forced:
                 if row.patrol in paused:
-                    continue
-                retry = self.status.retry_at.get(row.id)
-                if retry is not None and now < retry:
                     continue
                 if row.planned_launch and now > row.planned_launch + timedelta(seconds=self.config.launch_window_s):
                     self._expire(row, now)
@@ -213,12 +224,35 @@ class DayScheduler:
             if row.airport in busy_airports:
                 continue
             drone = self.fleet.drone_at(row.airport)
-            if drone is None or drone in busy_drones:
+            if drone is None or drone in busy_drones or not (forced or self._charged_for(drone, row)):
                 continue
-            self._start_now.discard(row.id)
+            closed = self._airspace_closed(row, now)
+            if closed is not None:
+                self.status.retry_at[row.id] = now + timedelta(seconds=self.config.hold_recheck_s)
+                if row.reason != closed:
+                    self._set_state(row.id, "held", closed, now)
+                continue
             self._launch(row, drone)
             busy_drones.add(drone)
             busy_airports.add(row.airport)
+
+    def _airspace_closed(self, row: SortieRow, now: datetime) -> str | None:
+        """The approval must cover the flight as it will be flown now, not as planned."""
+        planned = self.scheduled.get(row.id)
+        if planned is None:
+            return None
+        shift = now - planned.launch_at
+        flown = dataclasses.replace(planned, launch_at=now, landed_at=planned.landed_at + shift)
+        violations = check_sortie(self.scenario, flown)
+        if not violations:
+            return None
+        return f"airspace: {violations[0].reason}"
+
+    def _charged_for(self, drone: str, row: SortieRow) -> bool:
+        """Still charging after a late landing: wait for it rather than hold the sortie."""
+        pct = self.fleet.snapshot(drone).battery_pct
+        order = row.order
+        return pct is None or pct >= float(order["needed_pct"]) + float(order["reserve_pct"])
 
     def _expire(self, row: SortieRow, now: datetime) -> None:
         self.status.expired.add(row.id)
@@ -256,7 +290,20 @@ class DayScheduler:
         def on_step(rec: SortieRecord, step: Step) -> None:
             self._on_step(rec, step, drone)
 
-        return SortieRunner(self.fleet.links[drone], self.docks, self.clock, self.config.speedup, on_step=on_step)
+        return SortieRunner(
+            self.fleet.links[drone],
+            self.docks,
+            self.clock,
+            self.config.speedup,
+            on_step=on_step,
+            failsafes=self.config.failsafes,
+            on_command=self._command,
+        )
+
+    def _command(self, note: CommandNote) -> None:
+        self.store.add_command(
+            CommandRecord(self.clock(), note.target, note.command, note.params, note.result, note.detail, note.sortie)
+        )
 
     async def _fly(self, row: SortieRow, drone: str, order: SortieOrder, runner: SortieRunner) -> SortieRecord:
         if row.state == "held":
@@ -281,6 +328,8 @@ class DayScheduler:
 
     def _after(self, rec: SortieRecord, drone: str) -> None:
         order, now = rec.order, self.clock()
+        if rec.state is not SortieState.HELD:
+            self._start_now.discard(order.id)  # an operator's "start now" holds until it has flown
         self.fleet.handle(drone, SortieEnded(rec.state.value))
         if rec.state in (SortieState.COMPLETED, SortieState.ABORTED) and order.landing_at != self.fleet.location[drone]:
             self.fleet.move(drone, order.landing_at)

@@ -83,7 +83,9 @@ class Service:
         self.bus.subscribe(FINDINGS_PATTERN, self._finding)
         link_timeout = max(0.5, 3.0 / speedup)
         self.links = {
-            d: MavlinkLink(url, heartbeat_hz=max(1.0, speedup), link_timeout_s=link_timeout, signing_key=signing_key)
+            d: MavlinkLink(
+                url, name=d, heartbeat_hz=max(1.0, speedup), link_timeout_s=link_timeout, signing_key=signing_key
+            )
             for d, url in drones.items()
         }
         locations = {d: d for d in drones}
@@ -101,12 +103,22 @@ class Service:
         self.started = asyncio.Event()
 
     # ---- lifecycle ----------------------------------------------------------------------
-    async def start(self, day_start: datetime | None = None, hours: float = 24.0) -> None:
+    async def start(self, day_start: datetime | None = None, hours: float = 24.0, docks_wait_s: float = 0.0) -> None:
+        """Connect, then plan the day (by default the one the clock is in). With
+        `docks_wait_s`, wait that long for the docks' first states (a clock that follows
+        them needs one to know the day)."""
         await self.bus.start()
+        if docks_wait_s > 0:
+            try:
+                await self.docks.wait_state(next(iter(self.scenario.airports)), lambda o: True, docks_wait_s)
+            except TimeoutError:
+                log.warning("no dock state within %.0f s; planning by the service's own clock", docks_wait_s)
         for link in self.links.values():
             await link.open()
         await self.fleet.start()
-        self.scheduler.load_day(day_start or self.scenario.day_start(), hours)
+        if day_start is None:
+            day_start = self.clock().astimezone(self.scenario.tz).replace(hour=0, minute=0, second=0, microsecond=0)
+        self.scheduler.load_day(day_start, hours)
         self.started.set()
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -79,7 +79,9 @@ class _Upload:
 class MissionServer:
     """Vehicle side of the mission protocol; the mission lives in `items` (item 0 = home)."""
 
-    def __init__(self, home: Callable[[], MissionItem]) -> None:
+    def __init__(self, home: Callable[[], MissionItem], retry_s: float = RETRY_S) -> None:
+        self.retry_s = retry_s
+        """Sim seconds before re-asking for an item; the world stretches it at high speed-ups."""
         self.home = home
         self.items: list[MissionItem] = [home()]
         self._upload: _Upload | None = None
@@ -118,7 +120,7 @@ class MissionServer:
     def tick(self, now: float) -> list[Out]:
         """Re-ask for an item that has not come; give up after a few tries."""
         up = self._upload
-        if up is None or now - up.last_activity < RETRY_S:
+        if up is None or now - up.last_activity < self.retry_s:
             return []
         if up.retries >= MAX_RETRIES:
             self._upload = None

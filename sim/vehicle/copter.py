@@ -103,6 +103,7 @@ class Copter:
         self.gps_ok = True
         self.gps_lost_since: float | None = None
         self.motor_failed = False
+        self.flew_since_arm = False
         self.gcs_seen = False
         self.gcs_last = 0.0
         self.gcs_failsafe = False
@@ -296,7 +297,7 @@ class Copter:
         if failures:
             return FAILED, [statustext(CRITICAL, failures[0])]
         self.rehome()
-        self.armed, self.armed_at, self.landed_flag = True, now, False
+        self.armed, self.armed_at, self.landed_flag, self.flew_since_arm = True, now, False, False
         self.batt_low = self.batt_crit = self.fence_breached = self.ekf_failsafe = False
         self.hold_here()
         out = [statustext(INFO, "Arming motors")]
@@ -391,7 +392,11 @@ class Copter:
             self.gimbal_pitch = -math.degrees(math.atan2(max(b.alt, 0.1), max(d, 0.1)))
         if not self.armed:
             return out
-        landing = sp is not None and sp[2] <= 0.0
+        if b.alt > 0.3:
+            self.flew_since_arm = True
+        # The land detector disarms a drone that has come down; one armed on the pad and
+        # waiting for its take-off command is the disarm delay's business, not this.
+        landing = sp is not None and sp[2] <= 0.0 and self.flew_since_arm
         if (landing or self.motor_failed) and b.on_ground and self.t - self.armed_at > 2.0:
             out += self.disarm("landed")
             self.landed_flag = True

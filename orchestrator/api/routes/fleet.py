@@ -1,5 +1,8 @@
 """Airports (dock state, the drone on the pad) and drones (live state), and the commands
-on them: return a drone home, clear an airport's fault."""
+on them: return a drone home, clear an airport's fault.
+
+Commands are `async def`: they run on the service's event loop, as the scheduler and
+fleet do; reads are plain functions in the server's thread pool."""
 
 from __future__ import annotations
 
@@ -49,10 +52,10 @@ def get_airport(airport_id: str, request: Request, who: Reader) -> Airport:
 @router.post(
     "/airports/{airport_id}/clear-fault",
     response_model=CommandReply,
-    responses=NOT_FOUND,
+    responses={**NOT_FOUND, 409: {"model": Problem, "description": "the airport is in service"}},
     summary="put an airport back in service after its dock was repaired",
 )
-def clear_fault(airport_id: str, request: Request, who: Anyone) -> CommandReply:
+async def clear_fault(airport_id: str, request: Request, who: Anyone) -> CommandReply:
     guard(request, who, "clear_fault", airport_id)
     svc = service(request)
     if airport_id not in svc.scenario.airports:
@@ -84,7 +87,7 @@ def get_drone(drone_id: str, request: Request, who: Reader) -> Drone:
     responses={**NOT_FOUND, 409: {"model": Problem, "description": "the drone is not flying"}},
     summary="order a flying drone back (its sortie ends as aborted)",
 )
-def return_home(drone_id: str, request: Request, who: Anyone) -> CommandReply:
+async def return_home(drone_id: str, request: Request, who: Anyone) -> CommandReply:
     guard(request, who, "return_home", drone_id)
     svc = service(request)
     if drone_id not in svc.fleet.machines:

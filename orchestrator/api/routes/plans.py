@@ -88,7 +88,7 @@ def _parse(request: Request, who: Anyone, action: str, feature: Any) -> PatrolDe
     responses={409: {"model": Problem}, 422: {"model": Problem}},
     summary="create a patrol (a GeoJSON Feature as in patrols.geojson); planned from now on",
 )
-def create_patrol(
+async def create_patrol(
     request: Request, who: Anyone, feature: Annotated[dict[str, Any], Body(examples=[FEATURE_EXAMPLE])]
 ) -> Patrol:
     guard(request, who, "create_patrol", str(feature.get("properties", {}).get("id", "?")))
@@ -108,7 +108,7 @@ def create_patrol(
     responses={**NOT_FOUND, 422: {"model": Problem}},
     summary="pause or resume a patrol, or replace its definition",
 )
-def edit_patrol(patrol_id: str, edit: PatrolEdit, request: Request, who: Anyone) -> Patrol:
+async def edit_patrol(patrol_id: str, edit: PatrolEdit, request: Request, who: Anyone) -> Patrol:
     params = edit.model_dump(exclude_none=True)
     guard(request, who, "edit_patrol", patrol_id, params)
     svc = service(request)
@@ -144,7 +144,7 @@ def list_sorties(
     since: Annotated[datetime | None, Query(description="planned launch at or after (ISO 8601 with offset)")] = None,
     until: Annotated[datetime | None, Query(description="planned launch before")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[dict[str, Any]]:
     for t in (since, until):
         if t is not None and t.tzinfo is None:
@@ -177,7 +177,7 @@ def get_sortie(sortie_id: str, request: Request, who: Reader) -> dict[str, Any]:
     responses={**NOT_FOUND, **CONFLICT},
     summary="launch a planned or held sortie now (its airport's drone, once free)",
 )
-def start_sortie(sortie_id: str, request: Request, who: Anyone) -> CommandReply:
+async def start_sortie(sortie_id: str, request: Request, who: Anyone) -> CommandReply:
     guard(request, who, "start_sortie", sortie_id)
     svc = service(request)
     try:
@@ -197,7 +197,7 @@ def start_sortie(sortie_id: str, request: Request, who: Anyone) -> CommandReply:
     responses={**NOT_FOUND, **CONFLICT},
     summary="turn a flying sortie home; it ends as aborted",
 )
-def abort_sortie(sortie_id: str, request: Request, who: Anyone) -> CommandReply:
+async def abort_sortie(sortie_id: str, request: Request, who: Anyone) -> CommandReply:
     guard(request, who, "abort_sortie", sortie_id)
     svc = service(request)
     try:

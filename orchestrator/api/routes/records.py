@@ -42,7 +42,7 @@ def list_findings(
     kind: Literal["fire", "smoke", "illegal_parking"] | None = None,
     since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[dict[str, Any]]:
     if since is not None and since.tzinfo is None:
         raise HTTPException(422, "since needs a UTC offset, e.g. 2026-12-02T08:00+08:00")
@@ -83,7 +83,7 @@ def list_audit(
     who: Auditor,
     actor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[dict[str, Any]]:
     rows = service(request).store.audit(actor=actor, limit=limit, offset=offset)
     return [{**r.__dict__, "at": r.at.isoformat()} for r in rows]

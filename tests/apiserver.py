@@ -1,0 +1,89 @@
+"""The service and its API on loopback, in a thread with its own event loop, for tests
+that call it over real HTTP (the API tests, schemathesis)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from missions.scenario import Scenario
+from orchestrator.bus.broker import EmbeddedBroker
+from orchestrator.commands.serve import ApiServer
+from orchestrator.service.core import Service
+from orchestrator.settings import ApiUser
+from orchestrator.store import Store
+
+USERS = [
+    ApiUser(name="vera", role="viewer", token="viewer-token-0123456789"),
+    ApiUser(name="otto", role="operator", token="operator-token-0123456789"),
+    ApiUser(name="ada", role="admin", token="admin-token-0123456789"),
+    ApiUser(name="alerts", role="integration", token="integration-token-0123456789"),
+]
+
+
+def token(role: str) -> str:
+    return next(u.token for u in USERS if u.role == role)
+
+
+def auth(role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(role)}"}
+
+
+class ServiceThread:
+    """No drones: the API over the day's plan, the store and the bus."""
+
+    def __init__(self, scenario: Scenario, db_url: str, data_dir: Path, clock: Callable[[], datetime]) -> None:
+        self.scenario = scenario
+        self.db_url = db_url
+        self.data_dir = data_dir
+        self.clock = clock
+        self.ready = threading.Event()
+        self.url = ""
+        self.service: Service | None = None
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, daemon=True)
+
+    def __enter__(self) -> ServiceThread:
+        self._thread.start()
+        if not self.ready.wait(30) or self._error:
+            raise RuntimeError(f"service did not start: {self._error}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._run())
+        except BaseException as exc:
+            self._error = exc
+            self.ready.set()
+
+    async def _run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        broker = EmbeddedBroker()
+        address = await broker.start()
+        store = Store.open(self.db_url)
+        self.service = Service(
+            self.scenario, store, mqtt_url=address.url, drones={}, clock=self.clock, data_dir=self.data_dir
+        )
+        api = ApiServer(self.service, USERS, "127.0.0.1", 0)
+        try:
+            await self.service.start(self.scenario.day_start())
+            await api.start()
+            self.url = api.url
+            self.ready.set()
+            await self._stop.wait()
+        finally:
+            await api.stop()
+            await self.service.stop()
+            store.close()
+            await broker.stop()

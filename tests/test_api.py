@@ -1,0 +1,148 @@
+"""The API over real HTTP: tokens and roles, the audit of every command, validation with
+reasons, patrols created and paused, sorties started and refused, live events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from missions.scenario import Scenario
+from tests.apiserver import ServiceThread, auth
+
+NEW_PATROL = {
+    "type": "Feature",
+    "properties": {
+        "id": "test-orbit",
+        "name": "Test orbit",
+        "kind": "point",
+        "looks_for": ["fire"],
+        "schedule": {"cron": "0 10 * * *", "window_min": 60},
+        "mode": "orbit",
+        "radius_m": 100,
+        "altitude_m": 80,
+    },
+    "geometry": {"type": "Point", "coordinates": [113.93, 22.52]},
+}
+
+
+@pytest.fixture(scope="module")
+def api(scenario: Scenario, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    folder = tmp_path_factory.mktemp("api")
+    at = scenario.day_start().replace(hour=7)
+    with ServiceThread(scenario, f"sqlite:///{folder / 'db.sqlite'}", folder, lambda: at) as svc:
+        with httpx.Client(base_url=svc.url + "/api/v1", timeout=10) as client:
+            yield client
+
+
+def test_no_token_is_401_and_an_unknown_one_too(api: httpx.Client) -> None:
+    r = api.get("/airports")
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    assert "missing bearer token" in r.json()["detail"]
+    assert api.get("/airports", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert api.get("/health").status_code == 200, "the health check needs no token"
+
+
+def test_a_viewer_sees_the_eight_airports_and_the_days_sorties(api: httpx.Client) -> None:
+    airports = api.get("/airports", headers=auth("viewer")).json()
+    assert len(airports) == 8 and {a["id"] for a in airports} >= {"nanshan", "shekou", "yuehai"}
+    sorties = api.get("/sorties", headers=auth("viewer")).json()
+    assert len(sorties) > 40 and all(s["state"] == "planned" for s in sorties)
+    first = sorties[0]
+    detail = api.get(f"/sorties/{first['id']}", headers=auth("viewer")).json()
+    assert detail["transitions"][0]["new"] == "planned" and detail["items"] > 3
+
+
+def test_commands_need_a_role_that_may_give_them_and_every_one_is_audited(api: httpx.Client) -> None:
+    sid = api.get("/sorties", headers=auth("viewer")).json()[-1]["id"]
+    refused = api.post(f"/sorties/{sid}/start", headers=auth("viewer"))
+    assert refused.status_code == 403 and "viewer may not start sortie" in refused.json()["detail"]
+    assert api.post(f"/sorties/{sid}/start", headers=auth("integration")).status_code == 403
+    ok = api.post(f"/sorties/{sid}/start", headers=auth("operator"))
+    assert ok.status_code == 202, ok.text
+    assert api.get("/audit", headers=auth("viewer")).status_code == 403
+    rows = api.get("/audit", headers=auth("admin")).json()
+    mine = [(r["actor"], r["role"], r["status"]) for r in rows if r["target"] == sid and r["action"] == "start_sortie"]
+    assert mine[:3] == [("otto", "operator", 202), ("alerts", "integration", 403), ("vera", "viewer", 403)]
+
+
+def test_bad_input_gets_a_4xx_with_the_reason(api: httpx.Client) -> None:
+    op = auth("operator")
+    r = api.get("/sorties", params={"state": "flying"}, headers=op)
+    assert r.status_code == 422 and "state" in r.json()["detail"]
+    assert api.get("/sorties", params={"limit": 0}, headers=op).status_code == 422
+    r = api.get("/sorties", params={"since": "2026-12-02T08:00"}, headers=op)
+    assert r.status_code == 422 and "UTC offset" in r.json()["detail"]
+    assert api.get("/sorties/nope", headers=op).status_code == 404
+    assert "no drone 'nope'" in api.post("/drones/nope/return-home", headers=op).json()["detail"]
+    planned = api.get("/sorties", headers=op).json()[0]["id"]
+    r = api.post(f"/sorties/{planned}/abort", headers=op)
+    assert r.status_code == 409 and "only a flying sortie" in r.json()["detail"]
+    outside = {**NEW_PATROL, "geometry": {"type": "Point", "coordinates": [114.3, 22.6]}}
+    r = api.post("/patrols", json=outside, headers=op)
+    assert r.status_code == 422 and "outside the operating area" in r.json()["detail"]
+    unknown = {**NEW_PATROL, "properties": {**NEW_PATROL["properties"], "airports": ["atlantis"]}}
+    assert "unknown airport" in api.post("/patrols", json=unknown, headers=op).json()["detail"]
+    assert "expected a GeoJSON Feature" in api.post("/patrols", json={"a": 1}, headers=op).json()["detail"]
+    assert api.patch("/patrols/nope", json={"paused": True}, headers=op).status_code == 404
+    r = api.patch("/patrols/tanglang-ridge", json={}, headers=op)
+    assert r.status_code == 422 and "nothing to change" in r.json()["detail"]
+    r = api.patch("/patrols/tanglang-ridge", json={"paused": "maybe"}, headers=op)
+    assert r.status_code == 422 and "paused" in r.json()["detail"]
+    r = api.post("/sorties/x/start", content=b"{", headers={**op, "Content-Type": "application/json"})
+    assert r.status_code in (202, 404), "a body where none is expected is ignored, not a crash"
+
+
+def test_a_patrol_created_through_the_api_is_planned_and_can_be_paused(api: httpx.Client) -> None:
+    op = auth("operator")
+    r = api.post("/patrols", json=NEW_PATROL, headers=op)
+    assert r.status_code == 201, r.text
+    assert r.json()["source"] == "api" and r.json()["sorties_today"] >= 1
+    sorties = api.get("/sorties", params={"patrol": "test-orbit"}, headers=op).json()
+    assert sorties and sorties[0]["planned_launch"].startswith("2026-12-02T02:")  # 10:00 local, in UTC
+    assert api.post("/patrols", json=NEW_PATROL, headers=op).status_code == 409
+    paused = api.patch("/patrols/test-orbit", json={"paused": True}, headers=op).json()
+    assert paused["paused"] is True
+    edited = {**NEW_PATROL, "properties": {**NEW_PATROL["properties"], "schedule": {"cron": "0 11 * * *"}}}
+    r = api.patch("/patrols/test-orbit", json={"feature": edited}, headers=op)
+    assert r.status_code == 200, r.text
+    states = {
+        s["planned_launch"][11:13]: s["state"]
+        for s in api.get("/sorties", params={"patrol": "test-orbit"}, headers=op).json()
+    }
+    assert states == {"02": "held", "03": "planned"}, "the 10:00 sortie withdrawn, the 11:00 one planned"
+
+
+def test_live_events_replay_what_a_reconnecting_reader_missed(api: httpx.Client) -> None:
+    r = api.get("/events", params={"once": True}, headers={**auth("viewer"), "Last-Event-ID": "0"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    blocks = [b for b in r.text.split("\n\n") if b.startswith("id:")]
+    assert blocks and "event: sortie" in blocks[0]
+    assert api.get("/events", params={"once": True, "access_token": "bad"}).status_code == 401
+
+
+def test_the_openapi_document_has_every_route_and_examples(api: httpx.Client) -> None:
+    doc = api.get("/openapi.json").json()
+    paths = set(doc["paths"])
+    for p in (
+        "/api/v1/airports",
+        "/api/v1/drones",
+        "/api/v1/patrols",
+        "/api/v1/sorties",
+        "/api/v1/findings",
+        "/api/v1/audit",
+        "/api/v1/events",
+        "/api/v1/sorties/{sortie_id}/abort",
+    ):
+        assert p in paths
+    assert "examples" in str(doc["components"]["schemas"]["Sortie"])
+
+
+def test_times_are_stored_in_utc_and_shown_with_their_offset(api: httpx.Client, scenario: Scenario) -> None:
+    s = api.get("/sorties", headers=auth("viewer")).json()[0]
+    from datetime import datetime
+
+    t = datetime.fromisoformat(s["planned_launch"])
+    assert t.utcoffset() == timedelta(0) and t.astimezone(scenario.tz).hour >= 6

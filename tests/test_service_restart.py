@@ -1,0 +1,121 @@
+"""Kill the service (SIGKILL) while its drone is in the air, start it again: it
+re-attaches, watches the drone home, and the record has every step once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from missions.scenario import Scenario
+from orchestrator.bus.broker import EmbeddedBroker
+from orchestrator.store import Store
+from sim.dock.bus import DockBus
+from sim.world import SimWorld
+from tests.conftest import REPO, free_udp_base
+
+pytestmark = pytest.mark.slow
+SPEEDUP = 10
+SORTIE = "flood-guimiao-underpass.20261202T0600.1"
+
+
+def _serve(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "orchestrator.cli", "serve", "--config", str(config)],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def _wait_state(store: Store, states: set[str], wait_s: float) -> str:
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        row = store.sortie(SORTIE)
+        if row is not None and row.state in states:
+            return row.state
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"sortie not {states} within {wait_s} s")
+
+
+def test_a_killed_service_re_attaches_and_the_sortie_completes_once(scenario: Scenario, tmp_path: Path) -> None:
+    db = tmp_path / "dronepatrol.db"
+    log = tmp_path / "serve.log"
+
+    async def run() -> list:  # type: ignore[type-arg]
+        broker = EmbeddedBroker()
+        address = await broker.start()
+        start = scenario.day_start().replace(hour=5, minute=59)
+        world = SimWorld(scenario, start, speedup=SPEEDUP, airports=["yuehai"], base_port=free_udp_base(1))
+        await world.open()
+        stop = asyncio.Event()
+        bus = DockBus(world, address.host, address.port)
+        tasks = [asyncio.create_task(world.run(stop)), asyncio.create_task(bus.run(stop))]
+        config = tmp_path / "dronepatrol.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "data_dir": str(tmp_path),
+                    "database": f"sqlite:///{db}",
+                    "mqtt": address.url,
+                    "drones": {"yuehai": world.mavlink_url("yuehai")},
+                    "speedup": SPEEDUP,
+                    "clock": "docks",
+                    "api": {"port": 0},
+                    # Long enough (12 s of wall time here) for the restart: the drone goes
+                    # on with its mission instead of turning home on a lost link.
+                    "failsafe": {"gcs_timeout_s": 120},
+                }
+            ),
+            encoding="utf-8",
+        )
+        first = second = None
+        try:
+            first = _serve(config, log)
+            for _ in range(200):
+                if db.exists():
+                    break
+                await asyncio.sleep(0.1)
+            store = Store.open(f"sqlite:///{db}", migrate=False)
+            await _wait_state(store, {"airborne"}, 60)
+            await asyncio.sleep(2.0)  # well into the flight
+            first.send_signal(signal.SIGKILL)
+            first.wait(5)
+            assert store.sortie(SORTIE).state == "airborne"  # type: ignore[union-attr]
+            assert world.vehicles["yuehai"].copter.airborne, "the drone flies on without the service"
+            second = _serve(config, log)
+            final = await _wait_state(store, {"completed", "aborted", "failed"}, 150)
+            assert final == "completed", store.sortie(SORTIE)
+            steps = store.transitions("sortie", SORTIE)
+            store.close()
+            return steps
+        finally:
+            for p in (first, second):
+                if p is not None and p.poll() is None:
+                    p.send_signal(signal.SIGINT)
+                    try:
+                        p.wait(10)
+                    except subprocess.TimeoutExpired:
+                        p.kill()
+            stop.set()
+            await asyncio.gather(*tasks)
+            world.close()
+            await broker.stop()
+
+    steps = asyncio.run(run())
+    states = [(s.new, s.reason) for s in steps]
+    assert [s for s, _ in states] == ["planned", "preflight", "airborne", "airborne", "completed"], (
+        states,
+        log.read_text()[-3000:],
+    )
+    assert states[3][1] == "re-attached after a restart"
