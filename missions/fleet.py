@@ -61,6 +61,10 @@ class DroneModel:
     min_temp_c: float = -10.0
     reserve: float = 0.25
     """Share of the battery that must remain at landing."""
+    energy_margin: float = 0.08
+    """The energy model's error, planned for: a real flight (gusts, an ageing cell) draws
+    up to about a tenth more than modelled, so sorties are planned to land above the
+    reserve by that much, and the reserve stays a reserve."""
     max_sortie_s: float = 30 * 60
     """Longest planned sortie: dock drones plan 25-30 min with the reserve intact."""
     transit_alt_m: float = 80.0

@@ -96,7 +96,8 @@ class _Planner:
         self.start_soc = self.dock.launch_soc
         # The spool-up and touchdown on the pads draw from the same battery.
         spool_wh = 2 * hover_energy_wh(self.drone.power, SPOOL_S, (0.0, 0.0))
-        self.budget_wh = (self.start_soc - self.drone.reserve) * self.drone.battery_wh - spool_wh
+        usable_wh = (self.start_soc - self.drone.reserve) * self.drone.battery_wh - spool_wh
+        self.budget_wh = usable_wh / (1.0 + self.drone.energy_margin)
         pad = airport.xy
         alt = self.drone.transit_alt_m
         self.pad0 = Waypoint(pad, 0.0, self.drone.climb_rate_ms, Role.PAD)

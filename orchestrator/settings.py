@@ -95,6 +95,9 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL (sqlite:///FILE or postgresql://...); default <data_dir>/dronepatrol.db"
     )
     mqtt: str | None = Field(None, description="broker URL (mqtt://host:port); unset: the embedded broker")
+    mqtt_client_id: str = Field(
+        "dronepatrol-orchestrator", min_length=1, max_length=64, description="the service's MQTT session (persistent)"
+    )
     drones: dict[str, str] = Field(
         default_factory=dict, description="airport id -> MAVLink URL of its drone (udpout:, udpin:, tcp:)"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,3 +42,14 @@ async def sim_on_bus(
         await asyncio.gather(*tasks)
         world.close()
         await broker.stop()
+
+
+async def eventually(pred: Callable[[], object], wait_s: float, every: float = 0.1) -> bool:
+    """Poll `pred` on the event loop until it holds or `wait_s` pass; whether it held."""
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        if pred():
+            return True
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(every)

@@ -16,6 +16,7 @@ from missions.vocabulary import LidState, SimControl
 from orchestrator.commands.demo import District, simulated_district
 from tests.conftest import free_udp_base
 from tests.services import database_url, mosquitto_url
+from tests.simbus import eventually
 
 pytestmark = pytest.mark.slow
 SPEEDUP = 100
@@ -181,3 +182,60 @@ def test_on_mosquitto_and_postgresql_a_sortie_is_flown_and_recorded(
 
     steps = asyncio.run(run())
     assert [s.new for s in steps] == ["planned", "preflight", "airborne", "completed"], steps
+
+
+def test_a_broker_restart_mid_sortie_loses_no_event(scenario: Scenario, sqlite_url: str, tmp_path: Path) -> None:
+    """Mosquitto (persistence on) stopped while the drone is in the air and started again:
+    the sortie completes, and a subscriber sees every one of its events."""
+    from orchestrator.bus.client import BusClient
+    from tests.services import MosquittoProcess
+
+    mosquitto_url()  # skipped (or failed in CI) without Mosquitto
+    broker = MosquittoProcess(tmp_path)
+    broker.start()
+    start = scenario.day_start().replace(hour=5, minute=55)
+    sid = "flood-guimiao-underpass.20261202T0600.1"
+    seen: list[str] = []
+
+    def on_event(topic: str, payload: bytes) -> None:
+        from missions.vocabulary import SortieEvent
+
+        event = SortieEvent.from_json(payload)
+        if event.id == sid:
+            seen.append(event.state)
+
+    async def run() -> str:
+        watcher = BusClient(broker.url, "test-watcher", min_backoff_s=0.1, max_backoff_s=0.5)
+        watcher.subscribe("dronepatrol/v1/orchestrator/+/sorties", on_event)
+        await watcher.start()
+        try:
+            async with simulated_district(
+                scenario,
+                start,
+                SPEEDUP,
+                sqlite_url,
+                tmp_path,
+                mqtt=broker.url,
+                base_port=free_udp_base(1),
+                airports=["yuehai"],
+            ) as district:
+                store = district.store
+                state = lambda: (r := store.sortie(sid)) is not None and r.state  # noqa: E731
+                stop = asyncio.Event()
+                runner = asyncio.create_task(district.service.run(stop))
+                assert await eventually(lambda: state() == "airborne", 60)
+                broker.stop()
+                await asyncio.sleep(1.5)
+                broker.start()
+                await eventually(lambda: state() in ("completed", "aborted", "failed"), 60)
+                await asyncio.sleep(1.0)  # the last event's way through the broker
+                stop.set()
+                await runner
+                return str(state())
+        finally:
+            await watcher.stop()
+            broker.stop()
+
+    final = asyncio.run(run())
+    assert final == "completed"
+    assert list(dict.fromkeys(seen)) == ["planned", "preflight", "airborne", "completed"], seen

@@ -112,6 +112,7 @@ def _drone(s: spec.DroneSpec, name: str) -> DroneModel:
         max_rain_mm_h=s.max_rain_mm_h,
         min_temp_c=s.min_temp_c,
         reserve=s.reserve,
+        energy_margin=s.energy_margin,
         max_sortie_s=s.max_sortie_min * 60,
         transit_alt_m=s.transit_alt_m,
         camera=Camera(s.camera.hfov_deg, s.camera.width_px, s.camera.height_px),

@@ -42,6 +42,9 @@ class DroneSpec(Strict):
     max_rain_mm_h: float = Field(10.0, ge=0)
     min_temp_c: float = -10.0
     reserve: float = Field(0.25, ge=0.05, lt=0.9, description="Battery share kept at landing")
+    energy_margin: float = Field(
+        0.08, ge=0, le=0.5, description="Share added to every planned energy for the model's error"
+    )
     max_sortie_min: float = Field(30.0, gt=0)
     transit_alt_m: float = Field(80.0, gt=10)
     camera: CameraSpec = CameraSpec()

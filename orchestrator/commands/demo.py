@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -106,6 +107,7 @@ async def simulated_district(
         speedup=speedup,
         data_dir=data_dir,
         scheduler=scheduler or SchedulerConfig(speedup=speedup, failsafes=sim_failsafes(scenario, speedup)),
+        client_id=f"dronepatrol-orchestrator-{uuid.uuid4().hex[:8]}",
     )
     sim_stop = asyncio.Event()
     sim_tasks: list[asyncio.Task[None]] = []

@@ -33,6 +33,10 @@ from orchestrator.links.mission import MissionError, upload_verified
 log = logging.getLogger("dronepatrol.executor")
 
 GUIDED, AUTO, RTL = 4, 3, 6
+ESTIMATE_TOLERANCE_PCT = 5.0
+"""How far below home-plus-reserve the battery may read before turning back: the drain
+measured in gusty flight is good to a few points, and the planner lands sorties at the
+reserve itself, so without it every sortie would turn home over its last kilometre."""
 T = TypeVar("T")
 
 
@@ -291,7 +295,7 @@ class SortieRunner:
             self._complete = True
         elif kind == "SYS_STATUS" and msg.battery_remaining >= 0 and self._boot_s:
             self._battery.append((self._boot_s, float(msg.battery_remaining)))
-            del self._battery[:-120]
+            del self._battery[:-600]  # ten minutes at 1 Hz: a climb is part of the rate, not all of it
 
     async def _wait_alt(self, alt_m: float, wait_s: float) -> None:
         await self.link.wait_for(
@@ -320,9 +324,9 @@ class SortieRunner:
         # The median interval: a sudden sag is one step, not the rate the rest will drain at.
         drain = max(0.0, sorted(rates)[len(rates) // 2])  # percent per vehicle second
         p1 = self._battery[-1][1]
-        seconds_home = self._home_distance_m(order) / order.cruise_ms + 60.0
+        seconds_home = self._home_distance_m(order) / order.cruise_ms + 30.0  # and the descent onto the pad
         need = drain * seconds_home + order.reserve_pct
-        if p1 < need:
+        if p1 < need - ESTIMATE_TOLERANCE_PCT:
             return f"battery {p1:.0f} % short of home plus reserve ({need:.0f} %)"
         return None
 

@@ -71,6 +71,7 @@ class Service:
         data_dir: Path = Path("var"),
         signing_key: bytes | None = None,
         scheduler: SchedulerConfig | None = None,
+        client_id: str = "dronepatrol-orchestrator",
     ) -> None:
         self.scenario = scenario
         self.store = store
@@ -78,7 +79,9 @@ class Service:
         self.speedup = speedup
         self.data_dir = data_dir
         self.hub = EventHub()
-        self.bus = BusClient(mqtt_url, f"dronepatrol-orchestrator-{scenario.name}"[:60])
+        # A fixed id: the broker keeps our session while we restart, and hands over what
+        # was published to us meanwhile.
+        self.bus = BusClient(mqtt_url, client_id)
         self.docks = DockClient(bus=self.bus)
         self.bus.subscribe(FINDINGS_PATTERN, self._finding)
         link_timeout = max(0.5, 3.0 / speedup)

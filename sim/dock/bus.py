@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 
 import aiomqtt
 
@@ -36,9 +37,32 @@ class DockBus:
         self.osd_interval_s = osd_interval_s
         self._next_osd = 0.0
         self.connected = asyncio.Event()
+        # One session per simulator run: it survives a broker restart, not the next run.
+        self.identifier = f"dronepatrol-sim-{uuid.uuid4().hex[:8]}"
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with aiomqtt.Client(self.host, self.port, identifier="dronepatrol-sim") as client:
+        """Until stopped, reconnecting (with backoff) when the broker goes away, as a dock's
+        cloud bridge does; every state is published again on reconnection."""
+        backoff = 0.25
+        while not stop.is_set():
+            try:
+                await self._session(stop)
+                return
+            except aiomqtt.MqttError as exc:
+                self.connected.clear()
+                log.warning("docks' broker connection lost (%s); retrying in %.1f s", exc, backoff)
+                try:
+                    await asyncio.wait_for(stop.wait(), backoff)
+                except TimeoutError:
+                    pass
+                backoff = min(5.0, backoff * 2)
+                for v in self.world.vehicles.values():
+                    v.dock.changed = True
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        async with aiomqtt.Client(
+            self.host, self.port, identifier=self.identifier, clean_session=False, keepalive=10
+        ) as client:
             await client.subscribe(dock_topic("+", "services"), qos=1)
             await client.subscribe(SIM_CONTROL_TOPIC, qos=1)
             self.connected.set()
