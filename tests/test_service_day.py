@@ -35,6 +35,15 @@ async def _run_until(district: District, end: datetime, until: object = None) ->
         await runner
 
 
+def _flown(states: list[str]) -> list[str]:
+    """The states with weather holds and their re-checks taken out (06:00 can be rainy)."""
+    out: list[str] = []
+    for state in states:
+        if state != "held" and (not out or out[-1] != state):
+            out.append(state)
+    return out
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> Iterator[str]:
     yield from database_url("sqlite", tmp_path)
@@ -43,16 +52,16 @@ def sqlite_url(tmp_path: Path) -> Iterator[str]:
 def test_a_morning_of_the_built_in_schedule_is_flown_as_planned(
     scenario: Scenario, sqlite_url: str, tmp_path: Path
 ) -> None:
-    """05:50-10:05: every sortie planned to land by 09:50 is completed, the two drones of
-    the 07:30 exchange end up at each other's airport, every drone is home with its
-    reserve, and the record holds each sortie's steps in order."""
+    """05:50-09:52 (before the 10:00 wave): every sortie planned to land by 09:40 is
+    completed, the two drones of the 07:30 exchange end up at each other's airport, and
+    every drone stands on a closed dock with more than its reserve."""
     start = scenario.day_start().replace(hour=5, minute=50)
 
     async def run() -> tuple[list, dict[str, tuple[bool, bool, float]], dict[str, str]]:  # type: ignore[type-arg]
         async with simulated_district(
             scenario, start, SPEEDUP, sqlite_url, tmp_path, base_port=free_udp_base(8)
         ) as district:
-            await _run_until(district, start + timedelta(hours=4, minutes=15))
+            await _run_until(district, start + timedelta(hours=4, minutes=2))
             world = district.world
             pads = {}
             for a, v in world.vehicles.items():
@@ -61,7 +70,7 @@ def test_a_morning_of_the_built_in_schedule_is_flown_as_planned(
             return district.store.sorties(), pads, district.store.drone_airports()
 
     rows, pads, positions = asyncio.run(run())
-    due = [r for r in rows if r.planned_land and r.planned_land <= start + timedelta(hours=4)]
+    due = [r for r in rows if r.planned_land and r.planned_land <= start + timedelta(hours=3, minutes=50)]
     assert len(due) >= 15, [r.id for r in rows]
     not_done = [(r.id, r.state, r.reason) for r in due if r.state != "completed"]
     assert not not_done, not_done
@@ -83,14 +92,10 @@ def test_the_record_of_a_flown_sortie_matches_what_flew(scenario: Scenario, sqli
             return district.store.transitions("sortie", sid)
 
     steps = asyncio.run(run())
-    assert [(s.old, s.new) for s in steps] == [
-        (None, "planned"),
-        ("planned", "preflight"),
-        ("preflight", "airborne"),
-        ("airborne", "completed"),
-    ], steps
-    assert steps[2].at - steps[1].at < timedelta(minutes=3)
-    flight = steps[3].at - steps[2].at
+    assert _flown([s.new for s in steps]) == ["planned", "preflight", "airborne", "completed"], steps
+    assert all("rain" in s.reason for s in steps if s.new == "held"), steps
+    assert steps[-2].at - steps[-3].at < timedelta(minutes=3), "from checks to take-off"
+    flight = steps[-1].at - steps[-2].at
     assert timedelta(minutes=8) < flight < timedelta(minutes=20), f"planned 13.6 min, flew {flight}"
 
 
@@ -181,7 +186,7 @@ def test_on_mosquitto_and_postgresql_a_sortie_is_flown_and_recorded(
             return district.store.transitions("sortie", sid)
 
     steps = asyncio.run(run())
-    assert [s.new for s in steps] == ["planned", "preflight", "airborne", "completed"], steps
+    assert _flown([s.new for s in steps]) == ["planned", "preflight", "airborne", "completed"], steps
 
 
 def test_a_broker_restart_mid_sortie_loses_no_event(scenario: Scenario, sqlite_url: str, tmp_path: Path) -> None:
@@ -238,4 +243,4 @@ def test_a_broker_restart_mid_sortie_loses_no_event(scenario: Scenario, sqlite_u
 
     final = asyncio.run(run())
     assert final == "completed"
-    assert list(dict.fromkeys(seen)) == ["planned", "preflight", "airborne", "completed"], seen
+    assert _flown(seen) == ["planned", "preflight", "airborne", "completed"], seen

@@ -18,13 +18,13 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from missions.formats.items import MissionItem
 from missions.geo import haversine_m
-from missions.vocabulary import LidState
+from missions.vocabulary import DockOsd, LidState
 from orchestrator.bus.docks import DockClient, DockServiceError
 from orchestrator.executor.failsafe import ensure_failsafes
 from orchestrator.links.mavlink_link import CommandFailed, LinkError, MavlinkLink
@@ -38,6 +38,10 @@ ESTIMATE_TOLERANCE_PCT = 5.0
 measured in gusty flight is good to a few points, and the planner lands sorties at the
 reserve itself, so without it every sortie would turn home over its last kilometre."""
 T = TypeVar("T")
+MIN_WAIT_WALL_S = 2.0
+"""No wait times out in less wall time than this, however fast the simulator runs."""
+WALL_CAP_S = 3600.0
+"""Wall-time cap on waits that `_within` bounds by the service's clock."""
 
 
 class SortieState(StrEnum):
@@ -105,6 +109,10 @@ class CommandNote:
     detail: str = ""
 
 
+def _lid_closed(osd: DockOsd) -> bool:
+    return osd.lid == LidState.CLOSED
+
+
 class HoldSortie(Exception):
     pass
 
@@ -143,8 +151,32 @@ class SortieRunner:
         self._complete = False
         self._home_ordered = False
 
-    def _wall(self, sim_s: float) -> float:
-        return max(0.5, sim_s / self.speedup)
+    async def _within(self, step: Awaitable[T], sim_s: float, what: str) -> T:
+        """`step`, or TimeoutError naming `what` once `sim_s` seconds have passed on the
+        service's clock and as many (divided by the speed-up) on the wall clock. The
+        first is the simulator's clock when flying against it: a simulator that falls
+        behind its speed-up does not time out what it had no time to do. The second: one
+        that catches up in a burst has not yet sent what happened meanwhile."""
+        task = asyncio.ensure_future(step)
+        loop = asyncio.get_running_loop()
+        deadline = self.clock() + timedelta(seconds=sim_s)
+        wall_deadline = loop.time() + max(MIN_WAIT_WALL_S, sim_s / self.speedup)
+        poll = min(0.25, max(0.01, sim_s / self.speedup / 20))
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=poll)
+                if done:
+                    return task.result()
+                if self.clock() >= deadline and loop.time() >= wall_deadline:
+                    raise TimeoutError(f"{what}: not within {sim_s:g} s")
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    def _dock(self, airport: str, pred: Callable[[DockOsd], bool], sim_s: float, what: str) -> Awaitable[DockOsd]:
+        return self._within(self.docks.wait_state(airport, pred, WALL_CAP_S), sim_s, what)
 
     def _record(self, rec: SortieRecord, state: SortieState, reason: str) -> None:
         step = Step(self.clock(), state, reason)
@@ -164,13 +196,13 @@ class SortieRunner:
                 order, drone, "upload_mission", {"items": len(order.items)}, upload_verified(self.link, order.items)
             )
             await self._do(order, order.airport, "open_lid", {}, self.docks.call(order.airport, "open_lid"))
-            await self.docks.wait_state(order.airport, lambda o: o.lid == LidState.OPEN, self._wall(60))
+            await self._dock(order.airport, lambda o: o.lid == LidState.OPEN, 60, f"dock {order.airport}: lid open")
             await self._do(order, drone, "set_mode", {"mode": "GUIDED"}, self.link.set_mode(GUIDED))
             await self._do(order, drone, "arm", {}, self.link.arm())
             await self._do(
                 order, drone, "takeoff", {"alt_m": order.takeoff_alt_m}, self.link.takeoff(order.takeoff_alt_m)
             )
-            await self._wait_alt(order.takeoff_alt_m * 0.8, self._wall(120))
+            await self._within(self._wait_alt(order.takeoff_alt_m * 0.8, WALL_CAP_S), 120, "climb after take-off")
             await self._do(order, drone, "set_mode", {"mode": "AUTO"}, self.link.set_mode(AUTO))
             self._record(rec, SortieState.AIRBORNE, f"flying {len(order.items) - 1} items")
             await self._finish(rec)
@@ -212,7 +244,7 @@ class SortieRunner:
                 await self.link.disarm()
         try:
             await self.docks.call(order.airport, "close_lid")
-            await self.docks.wait_state(order.airport, lambda o: o.lid == LidState.CLOSED, self._wall(60))
+            await self._dock(order.airport, lambda o: o.lid == LidState.CLOSED, 60, f"dock {order.airport}: lid closed")
         except (DockServiceError, TimeoutError) as exc:
             log.warning("sortie %s: lid not closed after the failed launch: %s", order.id, exc)
 
@@ -224,10 +256,10 @@ class SortieRunner:
         rec = SortieRecord(order)
         self.link.on_message(self._telemetry)
         try:
-            await self.link.wait_heartbeat(self._wall(30))
+            await self._within(self.link.wait_heartbeat(WALL_CAP_S), 30, "heartbeat")
             for message, hz in (("GLOBAL_POSITION_INT", 4), ("SYS_STATUS", 1), ("MISSION_CURRENT", 1)):
                 await self.link.request_stream(message, hz)
-            await self.link.wait_for("GLOBAL_POSITION_INT", self._wall(10))
+            await self._within(self.link.wait_for("GLOBAL_POSITION_INT", WALL_CAP_S), 10, "position")
             self._record(rec, state, "re-attached after a restart")
             await self._finish(rec)
         except (FailSortie, MissionError, CommandFailed, DockServiceError, LinkError, TimeoutError) as exc:
@@ -256,7 +288,7 @@ class SortieRunner:
 
     async def _preflight(self, order: SortieOrder) -> None:
         try:
-            osd = await self.docks.wait_state(order.airport, lambda o: True, self._wall(30))
+            osd = await self._dock(order.airport, lambda o: True, 30, f"dock {order.airport}: state")
         except TimeoutError:
             raise FailSortie(f"dock {order.airport} silent") from None
         if osd.faults:
@@ -267,7 +299,9 @@ class SortieRunner:
             # Left open by an earlier failed launch: close it; a lid that will not close is the dock's fault.
             try:
                 await self.docks.call(order.airport, "close_lid")
-                await self.docks.wait_state(order.airport, lambda o: o.lid == LidState.CLOSED, self._wall(60))
+                await self._dock(
+                    order.airport, lambda o: o.lid == LidState.CLOSED, 60, f"dock {order.airport}: lid closed"
+                )
             except (DockServiceError, TimeoutError):
                 raise DockProblem(f"lid {osd.lid} and will not close") from None
         wind = max(osd.weather.get("wind_ms", 0.0), osd.weather.get("gust_ms", 0.0) * 0.8)
@@ -279,7 +313,7 @@ class SortieRunner:
         soc = osd.drone_soc * 100
         if soc < order.needed_pct + order.reserve_pct:
             raise HoldSortie(f"battery {soc:.0f} %, needs {order.needed_pct + order.reserve_pct:.0f} %")
-        await self.link.wait_heartbeat(self._wall(10))
+        await self._within(self.link.wait_heartbeat(WALL_CAP_S), 10, "heartbeat")
         if self.failsafes:
             await ensure_failsafes(self.link, self.failsafes)
         for message, hz in (("GLOBAL_POSITION_INT", 4), ("SYS_STATUS", 1), ("MISSION_CURRENT", 1)):
@@ -361,9 +395,9 @@ class SortieRunner:
 
     async def _recover(self, order: SortieOrder) -> None:
         dock = order.landing_at
-        await self.docks.wait_state(dock, lambda o: o.drone_on_pad, self._wall(120))
+        await self._dock(dock, lambda o: o.drone_on_pad, 120, f"dock {dock}: drone on the pad")
         await self._do(order, dock, "close_lid", {}, self.docks.call(dock, "close_lid"))
-        await self.docks.wait_state(dock, lambda o: o.lid == LidState.CLOSED, self._wall(60))
+        await self._dock(dock, lambda o: o.lid == LidState.CLOSED, 60, f"dock {dock}: lid closed")
         try:
             await self._do(order, dock, "start_charge", {}, self.docks.call(dock, "start_charge"))
         except DockServiceError as exc:

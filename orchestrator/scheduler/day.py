@@ -99,7 +99,17 @@ class DayScheduler:
     # ---- the plan ---------------------------------------------------------------------
     def load_day(self, start: datetime, hours: float = 24.0) -> int:
         """Plan the day and record its sorties (known ids are kept as they are)."""
-        self.plan = plan_day(self.scenario, start, hours)
+        return self.record_day(plan_day(self.scenario, start, hours))
+
+    async def load_day_async(self, start: datetime, hours: float = 24.0) -> int:
+        """The same, planning in a worker thread: a day takes the planner a second or
+        two, which the event loop (links, bus, API) must not wait out."""
+        plan = await asyncio.to_thread(plan_day, self.scenario, start, hours)
+        return self.record_day(plan)
+
+    def record_day(self, plan: DayPlan) -> int:
+        start = plan.start
+        self.plan = plan
         self.unscheduled = self.plan.unscheduled
         added = sum(self._record_planned(s) for s in self.plan.sorties)
         log.info(

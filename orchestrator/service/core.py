@@ -121,7 +121,7 @@ class Service:
         await self.fleet.start()
         if day_start is None:
             day_start = self.clock().astimezone(self.scenario.tz).replace(hour=0, minute=0, second=0, microsecond=0)
-        self.scheduler.load_day(day_start, hours)
+        await self.scheduler.load_day_async(day_start, hours)
         self.started.set()
 
     async def run(self, stop: asyncio.Event) -> None:
