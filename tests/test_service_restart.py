@@ -55,7 +55,7 @@ def test_a_killed_service_re_attaches_and_the_sortie_completes_once(scenario: Sc
     async def run() -> list:  # type: ignore[type-arg]
         broker = EmbeddedBroker()
         address = await broker.start()
-        start = scenario.day_start().replace(hour=5, minute=59)
+        start = scenario.day_start().replace(hour=6, minute=9)  # after the 06:00 downpour
         world = SimWorld(scenario, start, speedup=SPEEDUP, airports=["yuehai"], base_port=free_udp_base(1))
         await world.open()
         stop = asyncio.Event()
@@ -75,6 +75,7 @@ def test_a_killed_service_re_attaches_and_the_sortie_completes_once(scenario: Sc
                     # Long enough (12 s of wall time here) for the restart: the drone goes
                     # on with its mission instead of turning home on a lost link.
                     "failsafe": {"gcs_timeout_s": 120},
+                    "scheduler": {"hold_recheck_s": 120},
                 }
             ),
             encoding="utf-8",

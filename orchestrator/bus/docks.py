@@ -97,6 +97,16 @@ class DockClient:
             return reply
         raise DockServiceError(f"dock {airport}: no reply to {service}")
 
+    async def wait_any(self, wait_s: float) -> None:
+        """Until some dock has reported (the retained states arrive on subscribing)."""
+
+        async def until() -> None:
+            async with self.changed:
+                while not self.state:
+                    await self.changed.wait()
+
+        await asyncio.wait_for(until(), wait_s)
+
     async def wait_state(self, airport: str, pred: Callable[[DockOsd], bool], wait_s: float) -> DockOsd:
         """The dock's state once `pred` holds (e.g. the lid open), or TimeoutError."""
 

@@ -113,7 +113,7 @@ class Service:
         await self.bus.start()
         if docks_wait_s > 0:
             try:
-                await self.docks.wait_state(next(iter(self.scenario.airports)), lambda o: True, docks_wait_s)
+                await self.docks.wait_any(docks_wait_s)
             except TimeoutError:
                 log.warning("no dock state within %.0f s; planning by the service's own clock", docks_wait_s)
         for link in self.links.values():
