@@ -10,7 +10,10 @@ one `MavlinkLink` per drone, as the orchestrator does, and measures:
   5 % of packets lost each way (target < 3 s on loopback);
 - telemetry_msgs_per_s_N: MAVLink messages decoded per second with N drones;
 - loop_lag_p99_ms_N: how late a 10 ms timer fires on the links' event loop, p99
-  (target < 50 ms with 100 drones); baseline: the same timer with no links.
+  (target < 50 ms with 100 drones); baseline: the same timer with no links;
+- store_transitions_per_s: sortie state changes committed per second to the SQLite
+  store (each its own transaction: the state and its transition row), against the same
+  number of bare sqlite3 INSERT + COMMIT in WAL mode (store_vs_bare_sqlite).
 
 Last line: one JSON object.
 """
@@ -143,8 +146,42 @@ async def single(urls: dict[str, str]) -> dict[str, float]:
         await link.close()
 
 
+def store_rates(n: int = 1000) -> tuple[float, float]:
+    """(our store's state changes per second, bare sqlite3 commits per second)."""
+    import sqlite3
+    import tempfile
+    from datetime import UTC, datetime, timedelta
+
+    from orchestrator.store import SortieRow, Store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.open(f"sqlite:///{tmp}/bench.db")
+        t0 = datetime(2026, 12, 2, tzinfo=UTC)
+        store.add_sortie(SortieRow("s", "a", "a", "planned", "", {"items": []}, t0))
+        start = time.perf_counter()
+        for i in range(n):
+            store.set_sortie_state("s", ("preflight", "airborne")[i % 2], "bench", t0 + timedelta(seconds=i))
+        ours = n / (time.perf_counter() - start)
+        store.close()
+        conn = sqlite3.connect(f"{tmp}/bare.db")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, at TEXT, state TEXT, reason TEXT)")
+        start = time.perf_counter()
+        for i in range(n):
+            conn.execute("INSERT INTO t (at, state, reason) VALUES (?, ?, ?)", (str(i), "airborne", "bench"))
+            conn.commit()
+        bare = n / (time.perf_counter() - start)
+        conn.close()
+    return ours, bare
+
+
 def main() -> None:
     out: dict[str, float] = {}
+    ours, bare = store_rates()
+    out["store_transitions_per_s"] = round(ours)
+    out["store_vs_bare_sqlite"] = round(ours / bare, 3)
+    print(f"store: {ours:.0f} state changes/s committed (bare sqlite3 {bare:.0f} commits/s)", flush=True)
     baseline = p99(asyncio.run(_lag(5.0)))
     out["loop_lag_p99_ms_baseline"] = round(baseline, 2)
     proc, urls = start_sim(8, 43000)

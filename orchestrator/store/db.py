@@ -60,14 +60,15 @@ class Store:
             parsed = make_url(url)
         except ArgumentError:
             raise StoreError(f"'{url}' is not a database URL (sqlite:///FILE or postgresql://...)") from None
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"pool_pre_ping": parsed.get_backend_name() == "postgresql"}
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": 15, "check_same_thread": False}
         elif parsed.get_backend_name() != "postgresql":
             raise StoreError(f"unsupported database '{parsed.get_backend_name()}' (SQLite or PostgreSQL)")
-        engine = create_engine(url, pool_pre_ping=True, **kwargs)
+        # A server's connections go stale across its restarts; a file's do not.
+        engine = create_engine(url, **kwargs)
         if parsed.get_backend_name() == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         store = cls(engine)
