@@ -76,7 +76,7 @@ def test_a_finding_on_the_bus_is_stored_with_its_evidence_and_served(scenario: S
             assert [r["id"] for r in rows] == ["shekou-fire-7"], rows
             f = rows[0]
             assert f["kind"] == "fire" and f["sortie"] == "tanglang-ridge.20261202T1000.1"
-            assert f["last_seen"].startswith("2026-12-02T02:00:30") and f["confidence"] == 0.8
+            assert f["last_seen"].startswith("2026-12-02T10:00:30+08:00") and f["confidence"] == 0.8
             image = api.get(svc.url + f["evidence"])
             assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
             decoded = cv2.imdecode(np.frombuffer(image.content, np.uint8), cv2.IMREAD_COLOR)

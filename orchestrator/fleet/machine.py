@@ -54,7 +54,8 @@ class Telemetry:
     armed: bool
     mode: int
     alt_m: float
-    battery_pct: float
+    battery_pct: float | None
+    """None until the drone has reported it (SYS_STATUS)."""
     lat: float | None = None
     lon: float | None = None
 
@@ -278,7 +279,9 @@ class DroneMachine:
             return Phase.HOLD, self.hold_reason
         if d is not None and d.charging:
             return Phase.CHARGING, "charging"
-        pct = t.battery_pct if t is not None else 0.0
+        pct = t.battery_pct if t is not None else None
+        if pct is None:
+            return Phase.DOCKED, "battery not reported yet"
         if pct >= self.thresholds.ready_pct and (d is None or d.drone_present):
             return Phase.READY, f"battery {pct:.0f} %"
         return Phase.DOCKED, f"battery {pct:.0f} %, not charging"

@@ -143,7 +143,7 @@ class FleetTracker:
                 armed=bool(hb.base_mode & 128),
                 mode=int(hb.custom_mode),
                 alt_m=pos.relative_alt / 1000.0 if pos is not None else 0.0,
-                battery_pct=float(sys.battery_remaining) if sys is not None and sys.battery_remaining >= 0 else 0.0,
+                battery_pct=float(sys.battery_remaining) if sys is not None and sys.battery_remaining >= 0 else None,
                 lat=pos.lat / 1e7 if pos is not None else None,
                 lon=pos.lon / 1e7 if pos is not None else None,
             ),

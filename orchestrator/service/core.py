@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,8 @@ log = logging.getLogger("dronepatrol.service")
 FINDINGS_PATTERN = "dronepatrol/v1/vision/+/findings"
 
 
-def sortie_json(row: SortieRow) -> dict[str, Any]:
+def sortie_json(row: SortieRow, tz: tzinfo | None = None) -> dict[str, Any]:
+    """The API's and the event stream's view; times in the district's zone when given."""
     return {
         "id": row.id,
         "airport": row.airport,
@@ -46,16 +47,18 @@ def sortie_json(row: SortieRow) -> dict[str, Any]:
         "alert_id": row.alert_id,
         "state": row.state,
         "reason": row.reason,
-        "planned_launch": _iso(row.planned_launch),
-        "planned_land": _iso(row.planned_land),
-        "started_at": _iso(row.started_at),
-        "ended_at": _iso(row.ended_at),
-        "updated_at": _iso(row.updated_at),
+        "planned_launch": _iso(row.planned_launch, tz),
+        "planned_land": _iso(row.planned_land, tz),
+        "started_at": _iso(row.started_at, tz),
+        "ended_at": _iso(row.ended_at, tz),
+        "updated_at": _iso(row.updated_at, tz),
     }
 
 
-def _iso(t: datetime | None) -> str | None:
-    return None if t is None else t.isoformat()
+def _iso(t: datetime | None, tz: tzinfo | None = None) -> str | None:
+    if t is None:
+        return None
+    return (t.astimezone(tz) if tz is not None else t).isoformat()
 
 
 class Service:
@@ -136,7 +139,7 @@ class Service:
 
     # ---- what happened --------------------------------------------------------------------
     def _sortie_changed(self, row: SortieRow) -> None:
-        data = sortie_json(row)
+        data = sortie_json(row, self.scenario.tz)
         self.hub.publish("sortie", data)
         event = SortieEvent(
             row.id,

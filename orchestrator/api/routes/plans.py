@@ -153,7 +153,7 @@ def list_sorties(
     rows = svc.store.sorties(
         state=state, airport=airport, patrol=patrol, since=since, until=until, limit=limit, offset=offset
     )
-    return [sortie_json(r) for r in rows]
+    return [sortie_json(r, svc.scenario.tz) for r in rows]
 
 
 @router.get("/sorties/{sortie_id}", response_model=SortieDetail, responses=NOT_FOUND)
@@ -164,8 +164,11 @@ def get_sortie(sortie_id: str, request: Request, who: Reader) -> dict[str, Any]:
         raise HTTPException(404, f"no sortie '{sortie_id}'")
     steps = svc.store.transitions("sortie", sortie_id)
     return {
-        **sortie_json(row),
-        "transitions": [{"at": t.at.isoformat(), "old": t.old, "new": t.new, "reason": t.reason} for t in steps],
+        **sortie_json(row, svc.scenario.tz),
+        "transitions": [
+            {"at": t.at.astimezone(svc.scenario.tz).isoformat(), "old": t.old, "new": t.new, "reason": t.reason}
+            for t in steps
+        ],
         "items": len(order_from_json(row.order).items),
     }
 

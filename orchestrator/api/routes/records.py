@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -17,7 +17,7 @@ from orchestrator.store import FindingRecord
 router = APIRouter(tags=["records"])
 
 
-def _finding(rec: FindingRecord) -> dict[str, Any]:
+def _finding(rec: FindingRecord, tz: tzinfo) -> dict[str, Any]:
     return {
         "id": rec.id,
         "kind": rec.kind,
@@ -27,9 +27,9 @@ def _finding(rec: FindingRecord) -> dict[str, Any]:
         "lon": rec.lon,
         "confidence": rec.confidence,
         "sigma_m": rec.report.get("sigma_m"),
-        "first_seen": rec.first_seen.isoformat(),
-        "last_seen": rec.last_seen.isoformat(),
-        "received_at": rec.received_at.isoformat(),
+        "first_seen": rec.first_seen.astimezone(tz).isoformat(),
+        "last_seen": rec.last_seen.astimezone(tz).isoformat(),
+        "received_at": rec.received_at.astimezone(tz).isoformat(),
         "zone": rec.report.get("zone"),
         "evidence": f"/api/v1/findings/{rec.id}/evidence" if rec.evidence_path else None,
     }
@@ -46,15 +46,19 @@ def list_findings(
 ) -> list[dict[str, Any]]:
     if since is not None and since.tzinfo is None:
         raise HTTPException(422, "since needs a UTC offset, e.g. 2026-12-02T08:00+08:00")
-    return [_finding(r) for r in service(request).store.findings(kind=kind, since=since, limit=limit, offset=offset)]
+    svc = service(request)
+    return [
+        _finding(r, svc.scenario.tz) for r in svc.store.findings(kind=kind, since=since, limit=limit, offset=offset)
+    ]
 
 
 @router.get("/findings/{finding_id}", response_model=Finding, responses={404: {"model": Problem}})
 def get_finding(finding_id: str, request: Request, who: Reader) -> dict[str, Any]:
-    rec = service(request).store.finding(finding_id)
+    svc = service(request)
+    rec = svc.store.finding(finding_id)
     if rec is None:
         raise HTTPException(404, f"no finding '{finding_id}'")
-    return _finding(rec)
+    return _finding(rec, svc.scenario.tz)
 
 
 @router.get(
@@ -85,8 +89,9 @@ def list_audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[dict[str, Any]]:
-    rows = service(request).store.audit(actor=actor, limit=limit, offset=offset)
-    return [{**r.__dict__, "at": r.at.isoformat()} for r in rows]
+    svc = service(request)
+    rows = svc.store.audit(actor=actor, limit=limit, offset=offset)
+    return [{**r.__dict__, "at": r.at.astimezone(svc.scenario.tz).isoformat()} for r in rows]
 
 
 @router.get("/health", response_model=Health, summary="is the service up (no token needed)")
