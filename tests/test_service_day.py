@@ -82,18 +82,28 @@ def test_a_morning_of_the_built_in_schedule_is_flown_as_planned(
 def test_the_record_of_a_flown_sortie_matches_what_flew(scenario: Scenario, sqlite_url: str, tmp_path: Path) -> None:
     start = scenario.day_start().replace(hour=5, minute=55)
 
-    async def run() -> list:  # type: ignore[type-arg]
+    async def run() -> tuple[list, list]:  # type: ignore[type-arg]
         async with simulated_district(
             scenario, start, SPEEDUP, sqlite_url, tmp_path, base_port=free_udp_base(1), airports=["yuehai"]
         ) as district:
             sid = "flood-guimiao-underpass.20261202T0600.1"
             done = lambda: (r := district.store.sortie(sid)) is not None and r.state == "completed"  # noqa: E731
             await _run_until(district, start + timedelta(minutes=30), done)
-            return district.store.transitions("sortie", sid)
+            return district.store.transitions("sortie", sid), district.store.commands(sid)
 
-    steps = asyncio.run(run())
+    steps, commands = asyncio.run(run())
     assert _flown([s.new for s in steps]) == ["planned", "preflight", "airborne", "completed"], steps
     assert all("rain" in s.reason for s in steps if s.new == "held"), steps
+    assert [(c.target, c.command, c.result) for c in commands] == [
+        ("yuehai", "upload_mission", "accepted"),
+        ("yuehai", "open_lid", "accepted"),
+        ("yuehai", "set_mode", "accepted"),
+        ("yuehai", "arm", "accepted"),
+        ("yuehai", "takeoff", "accepted"),
+        ("yuehai", "set_mode", "accepted"),
+        ("yuehai", "close_lid", "accepted"),
+        ("yuehai", "start_charge", "accepted"),
+    ], commands
     assert steps[-2].at - steps[-3].at < timedelta(minutes=3), "from checks to take-off"
     flight = steps[-1].at - steps[-2].at
     assert timedelta(minutes=8) < flight < timedelta(minutes=20), f"planned 13.6 min, flew {flight}"

@@ -77,8 +77,18 @@ class Transition(BaseModel):
     reason: str
 
 
+class CommandGiven(BaseModel):
+    at: str
+    target: str = Field(examples=["shekou"])
+    command: str = Field(examples=["open_lid"])
+    params: dict[str, Any]
+    result: Literal["accepted", "failed"]
+    detail: str
+
+
 class SortieDetail(Sortie):
     transitions: list[Transition]
+    commands: list[CommandGiven] = Field(description="what was sent to the drone and its dock, in order")
     items: int = Field(description="mission items uploaded (item 0 is home)")
 
 

@@ -163,11 +163,22 @@ def get_sortie(sortie_id: str, request: Request, who: Reader) -> dict[str, Any]:
     if row is None:
         raise HTTPException(404, f"no sortie '{sortie_id}'")
     steps = svc.store.transitions("sortie", sortie_id)
+    tz = svc.scenario.tz
     return {
         **sortie_json(row, svc.scenario.tz),
         "transitions": [
-            {"at": t.at.astimezone(svc.scenario.tz).isoformat(), "old": t.old, "new": t.new, "reason": t.reason}
-            for t in steps
+            {"at": t.at.astimezone(tz).isoformat(), "old": t.old, "new": t.new, "reason": t.reason} for t in steps
+        ],
+        "commands": [
+            {
+                "at": c.at.astimezone(tz).isoformat(),
+                "target": c.target,
+                "command": c.command,
+                "params": c.params,
+                "result": c.result,
+                "detail": c.detail,
+            }
+            for c in svc.store.commands(sortie_id)
         ],
         "items": len(order_from_json(row.order).items),
     }
