@@ -81,13 +81,9 @@ def test_a_killed_service_re_attaches_and_the_sortie_completes_once(scenario: Sc
             encoding="utf-8",
         )
         first = second = None
+        store = Store.open(f"sqlite:///{db}")  # the schema first: the service then has nothing to migrate
         try:
             first = _serve(config, log)
-            for _ in range(200):
-                if db.exists():
-                    break
-                await asyncio.sleep(0.1)
-            store = Store.open(f"sqlite:///{db}", migrate=False)
             await _wait_state(store, {"airborne"}, 60)
             await asyncio.sleep(2.0)  # well into the flight
             first.send_signal(signal.SIGKILL)
@@ -97,9 +93,7 @@ def test_a_killed_service_re_attaches_and_the_sortie_completes_once(scenario: Sc
             second = _serve(config, log)
             final = await _wait_state(store, {"completed", "aborted", "failed"}, 150)
             assert final == "completed", store.sortie(SORTIE)
-            steps = store.transitions("sortie", SORTIE)
-            store.close()
-            return steps
+            return store.transitions("sortie", SORTIE)
         finally:
             for p in (first, second):
                 if p is not None and p.poll() is None:
@@ -108,6 +102,8 @@ def test_a_killed_service_re_attaches_and_the_sortie_completes_once(scenario: Sc
                         p.wait(10)
                     except subprocess.TimeoutExpired:
                         p.kill()
+                        p.wait(10)
+            store.close()
             stop.set()
             await asyncio.gather(*tasks)
             world.close()
