@@ -168,6 +168,3 @@ class FleetTracker:
                 await self.docks.call(self.location[drone], "close_lid")
         except (CommandFailed, DockServiceError, LinkError, TimeoutError) as exc:
             log.warning("drone %s: %s not carried out: %s", drone, command.kind, exc)
-
-    def phase(self, drone: str) -> Phase:
-        return self.machines[drone].phase

@@ -165,9 +165,10 @@ class DayScheduler:
         running.runner.order_home()
         return f"{running.drone} ordered home"
 
-    def add_patrol(self, patrol: Patrol, version: str = "") -> list[str]:
+    async def add_patrol(self, patrol: Patrol, version: str = "") -> list[str]:
         """A patrol created or edited through the API: planned from now to the end of the
-        day (its earlier plan, if any, is withdrawn). Returns the new sorties' ids."""
+        day (its earlier plan, if any, is withdrawn), the planning in a worker thread so
+        the event loop keeps flying. Returns the new sorties' ids."""
         now = self.clock()
         self.scenario.patrols[patrol.id] = patrol
         for row in self.store.sorties(state=["planned"], patrol=patrol.id):
@@ -179,7 +180,7 @@ class DayScheduler:
         if hours <= 0:
             return []
         only = dataclasses.replace(self.scenario, patrols={patrol.id: patrol})
-        plan = plan_day(only, now, hours)
+        plan = await asyncio.to_thread(plan_day, only, now, hours)
         suffix = f".v{version}" if version else ""
         ids = []
         for s in plan.sorties:

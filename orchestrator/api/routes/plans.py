@@ -97,7 +97,7 @@ async def create_patrol(
     if patrol.id in svc.scenario.patrols:
         raise fail(request, who, "create_patrol", patrol.id, 409, f"patrol '{patrol.id}' exists: edit it instead")
     svc.store.set_patrol(patrol.id, at=svc.clock(), by=who.name, paused=False, spec=feature)
-    ids = svc.scheduler.add_patrol(patrol)
+    ids = await svc.scheduler.add_patrol(patrol)
     record(request, who, "create_patrol", patrol.id, {"feature": feature}, 201, f"{len(ids)} sorties planned")
     return _patrol(svc, patrol)
 
@@ -125,7 +125,7 @@ async def edit_patrol(patrol_id: str, edit: PatrolEdit, request: Request, who: A
                 request, who, "edit_patrol", patrol_id, 422, f"the feature's id '{patrol.id}' is not '{patrol_id}'"
             )
         svc.store.set_patrol(patrol_id, at=now, by=who.name, spec=edit.feature)
-        ids = svc.scheduler.add_patrol(patrol, version=now.strftime("%H%M%S"))
+        ids = await svc.scheduler.add_patrol(patrol, version=now.strftime("%H%M%S"))
         result.append(f"re-planned: {len(ids)} sorties")
     if edit.paused is not None:
         svc.store.set_patrol(patrol_id, at=now, by=who.name, paused=edit.paused)
