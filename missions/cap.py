@@ -165,3 +165,114 @@ def cap_alert(
     el(area, "areaDesc", finding.area_desc)
     el(area, "circle", f"{finding.lat:.6f},{finding.lon:.6f} {finding.radius_m / 1000:.3f}")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(alert, encoding="unicode")
+
+
+@dataclass(frozen=True)
+class InboundCap:
+    """What an alert sent to us as CAP says: who, which message, where, what, how urgent."""
+
+    identifier: str
+    sender: str
+    sent: datetime
+    msg_type: str
+    kind: str
+    priority: int
+    lat: float
+    lon: float
+    radius_m: float
+    headline: str
+
+
+def _event_kind(category: str, event: str) -> str | None:
+    text = event.lower()
+    if "smoke" in text:
+        return "smoke"
+    if category == "Fire" or "fire" in text:
+        return "fire"
+    if "flood" in text or "waterlog" in text:
+        return "flood"
+    if category == "CBRNE" or "chemical" in text or "hazmat" in text or "leak" in text:
+        return "hazmat"
+    if "parking" in text or "parked" in text:
+        return "illegal_parking"
+    return None
+
+
+def _priority(urgency: str, severity: str) -> int:
+    if urgency == "Immediate" and severity in ("Extreme", "Severe"):
+        return 1
+    if urgency in ("Immediate", "Expected") and severity in ("Extreme", "Severe", "Moderate"):
+        return 2
+    return 3
+
+
+def parse_cap(text: str | bytes) -> InboundCap:
+    """Read an inbound CAP 1.2 alert; CapError says what is missing or wrong. The place is
+    the first `<circle>` of the first `<area>`, else the centre of its first `<polygon>`."""
+    raw = text.encode() if isinstance(text, str) else text
+    if b"<!DOCTYPE" in raw[:2048] or b"<!ENTITY" in raw:
+        raise CapError("DOCTYPE and entity declarations are not accepted")
+    try:
+        root = ET.fromstring(raw)
+    except ET.ParseError as exc:
+        raise CapError(f"not well-formed XML: {exc}") from None
+    ns = {"c": CAP_NS}
+    if root.tag != f"{{{CAP_NS}}}alert":
+        raise CapError(f"the root element is {root.tag!r}, not a CAP 1.2 <alert> ({CAP_NS})")
+
+    def need(parent: ET.Element, path: str) -> str:
+        value = parent.findtext(path, namespaces=ns)
+        if value is None or not value.strip():
+            raise CapError(f"<{path.replace('c:', '')}> is missing")
+        return value.strip()
+
+    identifier, sender = need(root, "c:identifier"), need(root, "c:sender")
+    try:
+        sent = datetime.fromisoformat(need(root, "c:sent"))
+    except ValueError:
+        raise CapError("<sent> is not a CAP dateTime") from None
+    if sent.tzinfo is None:
+        raise CapError("<sent> needs its UTC offset")
+    status, msg_type = need(root, "c:status"), need(root, "c:msgType")
+    if status not in ("Actual", "Exercise"):
+        raise CapError(f"status {status}: only Actual and Exercise alerts launch drones")
+    if msg_type not in ("Alert", "Update"):
+        raise CapError(f"msgType {msg_type}: Alert or Update (a sortie already flying is aborted through its API)")
+    info = root.find("c:info", ns)
+    if info is None:
+        raise CapError("<info> is missing")
+    category, event = need(info, "c:category"), need(info, "c:event")
+    kind = _event_kind(category, event)
+    if kind is None:
+        raise CapError(f"no alert kind for category {category!r}, event {event!r}")
+    priority = _priority(need(info, "c:urgency"), need(info, "c:severity"))
+    area = info.find("c:area", ns)
+    if area is None:
+        raise CapError("<area> is missing")
+    lat, lon, radius_m = _place(area, ns)
+    headline = info.findtext("c:headline", default=event, namespaces=ns).strip()
+    return InboundCap(identifier, sender, sent, msg_type, kind, priority, lat, lon, radius_m, headline)
+
+
+def _place(area: ET.Element, ns: dict[str, str]) -> tuple[float, float, float]:
+    circle = area.findtext("c:circle", namespaces=ns)
+    try:
+        if circle:
+            point, radius = circle.split()
+            lat_s, lon_s = point.split(",")
+            lat, lon, radius_m = float(lat_s), float(lon_s), float(radius) * 1000
+        else:
+            polygon = area.findtext("c:polygon", namespaces=ns)
+            if not polygon:
+                raise CapError("the <area> has neither a <circle> nor a <polygon>")
+            pairs = [tuple(float(v) for v in p.split(",")) for p in polygon.split()]
+            if len(pairs) < 4 or any(len(p) != 2 for p in pairs):
+                raise CapError("a <polygon> needs at least four lat,lon pairs")
+            lat = sum(p[0] for p in pairs[:-1]) / (len(pairs) - 1)
+            lon = sum(p[1] for p in pairs[:-1]) / (len(pairs) - 1)
+            radius_m = 0.0
+    except ValueError:
+        raise CapError("the <area>'s coordinates are not numbers as CAP writes them") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise CapError("the <area> lies outside WGS 84's range")
+    return lat, lon, radius_m

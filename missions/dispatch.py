@@ -62,6 +62,8 @@ class Candidate:
     note: str
     route: Route | None = None
     soc_at_home: float | None = None
+    trip_soc: float | None = None
+    """Share of the battery the whole trip takes (out, on scene, home), reserve excluded."""
 
 
 @dataclass(frozen=True)
@@ -194,4 +196,4 @@ def _candidate(
     soc_home = (
         st.soc - (arrive_wh + rest_wh) / d.battery_wh if wait_s == 0 else need - (arrive_wh + rest_wh) / d.battery_wh
     )
-    return Candidate(ap.id, st.status, eta, route.length_m, note, route, soc_home)
+    return Candidate(ap.id, st.status, eta, route.length_m, note, route, soc_home, (arrive_wh + rest_wh) / d.battery_wh)

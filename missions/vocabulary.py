@@ -197,3 +197,16 @@ class SortieEvent(Message):
     patrol: str | None = None
     drone: str | None = None
     alert_id: str | None = None
+
+
+def incident_topic(incident_id: str) -> str:
+    """The orchestrator's incidents: opened, updated, each lifecycle step (JSON, QoS 1)."""
+    return f"{ROOT}/incidents/{incident_id}"
+
+
+CAP_TOPIC = f"{ROOT}/cap"
+"""Every CAP 1.2 message the orchestrator issues, as XML (QoS 1)."""
+ALERTS_IN_TOPIC = f"{ROOT}/alerts/in"
+"""Inbound alerts: a JSON alert (as POST /api/v1/alerts takes) or a CAP 1.2 XML alert."""
+ALERTS_REPLY_TOPIC = f"{ROOT}/alerts/decisions"
+"""What was decided for each inbound MQTT alert, taken or refused (JSON)."""

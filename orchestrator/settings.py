@@ -15,6 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from missions.alerting import ALERT_RULES
+
 
 class ConfigError(Exception):
     """The configuration file or environment is invalid; the message says where."""
@@ -81,6 +83,40 @@ class FailsafeSettings(BaseModel):
     fence_radius_m: float = Field(8000.0, ge=30, le=10_000, description="geofence radius around home")
 
 
+class WebhookTarget(BaseModel):
+    """An endpoint of the district's alert system that takes our incidents."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(pattern=r"^https?://", description="where incidents and their CAP messages are POSTed")
+    secret: str = Field(min_length=16, description="HMAC-SHA256 key for the X-Dronepatrol-Signature header")
+
+
+class AlertSettings(BaseModel):
+    """Alerts both ways: what is pushed to the alert system, and what inbound alerts get."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    webhooks: list[WebhookTarget] = Field(default_factory=list, description="incidents pushed here (outbox, retried)")
+    policy: dict[str, Literal["launch", "propose"]] = Field(
+        default_factory=dict, description="per alert kind: launch at once, or propose to an operator"
+    )
+    flood_per_min: int = Field(30, ge=1, description="inbound alerts taken per sender per minute; more are refused")
+    retry_max_s: float = Field(300.0, gt=0, description="longest wait between two tries of a delivery")
+    public_url: str = Field(
+        "", description="base URL the alert system reaches the API at (CAP <resource> links); empty: paths only"
+    )
+    issuer_organisation: str = Field("000", pattern=r"^\d{3}$", description="GB/T 4657 organisation code")
+    issuer_unit: str = Field("000", pattern=r"^\d{3}$", description="issuing unit within the organisation")
+
+    @model_validator(mode="after")
+    def _known_kinds(self) -> AlertSettings:
+        unknown = sorted(set(self.policy) - set(ALERT_RULES))
+        if unknown:
+            raise ValueError(f"policy for unknown alert kinds {unknown} (known: {', '.join(sorted(ALERT_RULES))})")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything an operator may set."""
 
@@ -109,6 +145,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     failsafe: FailsafeSettings = FailsafeSettings()
+    alerts: AlertSettings = AlertSettings()
 
     def database_url(self) -> str:
         return self.database or f"sqlite:///{self.data_dir / 'dronepatrol.db'}"

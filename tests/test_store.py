@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 
-from orchestrator.store import AuditEntry, CommandRecord, FindingRecord, SortieRow, Store, StoreError
+from orchestrator.store import AuditEntry, CommandRecord, FindingRecord, SortieRow, Store, StoreError, schema
 from tests.services import database_url
 
 CST = timezone(timedelta(hours=8))
@@ -45,10 +45,15 @@ def _row(sid: str = "p.20261202T0800.1", **kw) -> SortieRow:  # type: ignore[no-
 
 
 def test_migrations_create_the_schema_once(store: Store) -> None:
-    assert store.revision() == "0001"
+    assert store.revision() == "0002"
     store.migrate()  # again: nothing to do, nothing broken
-    names = set(sqlalchemy.inspect(store.engine).get_table_names())
-    assert {"sorties", "transitions", "commands", "findings", "audit", "patrol_settings"} <= names
+    inspector = sqlalchemy.inspect(store.engine)
+    names = set(inspector.get_table_names())
+    assert {"sorties", "transitions", "commands", "findings", "audit", "patrol_settings", "alerts", "outbox"} <= names
+    # What the migrations built is what the code reads and writes.
+    for table in schema.metadata.sorted_tables:
+        built = {c["name"] for c in inspector.get_columns(table.name)}
+        assert built == {c.name for c in table.columns}, table.name
 
 
 def test_a_sortie_moves_through_states_and_every_transition_is_kept(store: Store) -> None:

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from orchestrator.api.auth import TokenBook
 from orchestrator.api.models import Problem
-from orchestrator.api.routes import fleet, live, plans, records
+from orchestrator.api.routes import alerts, fleet, live, plans, records
 from orchestrator.service.core import Service
 from orchestrator.settings import ApiUser
 
@@ -38,6 +38,7 @@ def create_app(service: Service, users: list[ApiUser]) -> FastAPI:
         summary="Drone patrols from automated drone airports",
         description=(
             "Airports and drones with live state, patrols and their schedules, sorties, vision's findings, "
+            "inbound alerts and the incidents (with their CAP messages) pushed to the alert system, "
             "the audit log and a stream of live updates. Every call but /health needs `Authorization: "
             "Bearer <token>`; roles viewer, operator, admin, integration. A refused request says why in "
             '`{"detail": ...}`.'
@@ -53,6 +54,6 @@ def create_app(service: Service, users: list[ApiUser]) -> FastAPI:
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _reason(list(exc.errors()))}, status_code=422)
 
-    for module in (fleet, plans, records, live):
+    for module in (fleet, plans, records, alerts, live):
         app.include_router(module.router, prefix=PREFIX, responses=COMMON_RESPONSES)
     return app

@@ -24,9 +24,16 @@ def record(
     svc.store.add_audit(AuditEntry(svc.clock(), who.name, who.role, action, target, params, status, result))
 
 
-def guard(request: Request, who: Caller, action: str, target: str, params: dict[str, Any] | None = None) -> None:
+def guard(
+    request: Request,
+    who: Caller,
+    action: str,
+    target: str,
+    params: dict[str, Any] | None = None,
+    roles: frozenset[str] = COMMAND,
+) -> None:
     """Refuse (403, audited) a command the caller's role may not give."""
-    if who.role not in COMMAND:
+    if who.role not in roles:
         why = f"role {who.role} may not {action.replace('_', ' ')}"
         record(request, who, action, target, params or {}, 403, why)
         raise HTTPException(403, why)

@@ -4,7 +4,8 @@
 - operator: also command (launch, abort, return home, pause, create and edit patrols)
   and read the audit log;
 - admin: everything;
-- integration: read, and (the alert system's own calls) post alerts.
+- integration: read, and (the alert system's own calls) send alerts and step incidents
+  (acknowledged, dispatched, resolved, false alarm).
 No token, or an unknown one: 401. A known token whose role may not do it: 403, and the
 refusal is audited like any command.
 """
@@ -23,6 +24,8 @@ from orchestrator.settings import ApiUser
 READ = frozenset({"viewer", "operator", "admin", "integration"})
 COMMAND = frozenset({"operator", "admin"})
 AUDIT = frozenset({"operator", "admin"})
+ALERTING = frozenset({"operator", "admin", "integration"})
+"""Who may send alerts and step incidents: the operators and the alert system itself."""
 
 bearer = HTTPBearer(auto_error=False, description="a token from the service's settings (api.users)")
 

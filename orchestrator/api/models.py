@@ -152,3 +152,108 @@ class Health(BaseModel):
     time: str
     scenario: str
     counts: dict[str, int]
+
+
+AlertStateName = Literal[
+    "received", "rejected", "merged", "proposed", "unserved", "dispatched", "on_scene", "seen", "nothing_seen"
+]
+
+
+class Alert(BaseModel):
+    """An inbound alert: what was asked, what was decided, and its response so far."""
+
+    id: str = Field(examples=["al-20261202-094200-3f2a"])
+    external_id: str | None = Field(description="the sender's own id")
+    source: Literal["api", "mqtt", "cap"]
+    sender: str
+    kind: str
+    priority: int
+    lat: float
+    lon: float
+    polygon: list[list[float]] | None
+    note: str
+    state: AlertStateName
+    decision: str = Field(examples=["yuehai launched: yuehai arrives first: docked and ready, 1.1 km, ETA 1 min 50 s"])
+    airport: str | None
+    sortie_id: str | None
+    merged_into: str | None
+    incident_id: str | None
+    outcome: str = Field(description="what the drone saw, or 'nothing seen' and how it looked")
+    received_at: str
+    launch_ordered_at: str | None = Field(description="take-off command: the launch ordered to dock and drone")
+    airborne_at: str | None
+    on_scene_at: str | None
+    first_finding_at: str | None
+    seconds: dict[str, float | None] = Field(description="seconds from receipt to each stage")
+    updated_at: str
+
+
+class Percentiles(BaseModel):
+    n: int
+    p50: float | None
+    p90: float | None
+    p95: float | None
+    max: float | None
+
+
+class AlertMeasures(BaseModel):
+    day: str
+    alerts: int
+    by_state: dict[str, int]
+    stages: dict[str, Percentiles] = Field(
+        description="seconds from receipt to launch_ordered, airborne, on_scene, first_finding (simulated time "
+        "when flying against the simulator)"
+    )
+
+
+IncidentStateName = Literal["new", "acknowledged", "dispatched", "resolved", "false_alarm"]
+
+
+class Incident(BaseModel):
+    id: str = Field(examples=["inc.nanshan-fire-12"])
+    kind: str
+    state: IncidentStateName
+    lat: float
+    lon: float
+    radius_m: float
+    confidence: float = Field(description="after the false-alarm rule (docs/alerts.md)")
+    raw_confidence: float = Field(description="as vision reported it")
+    first_seen: str
+    last_seen: str
+    sightings: int
+    evidence: str | None = Field(description="URL of the first finding's evidence image")
+    evidence_finding: str | None
+    alert_id: str | None = Field(description="the inbound alert it answers, if any")
+    cap_identifier: str | None = Field(description="its first CAP message (what Updates and Cancels reference)")
+    published: bool = Field(description="pushed to the alert system (false: under the confidence to publish)")
+    note: str
+    updated_at: str
+
+
+class IncidentEventOut(BaseModel):
+    at: str
+    state: str
+    actor: str
+    note: str
+
+
+class CapRef(BaseModel):
+    identifier: str
+    msg_type: Literal["Alert", "Update", "Cancel"]
+    sent: str
+    url: str
+
+
+class IncidentDetail(Incident):
+    events: list[IncidentEventOut]
+    findings: list[str]
+    cap: list[CapRef]
+
+
+class IncidentStep(BaseModel):
+    """A step of the incident's lifecycle, by an operator or the alert system."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"state": "acknowledged"}]})
+
+    state: Literal["acknowledged", "dispatched", "resolved", "false_alarm"]
+    note: str = Field("", max_length=1000, examples=["fire crew 12 sent from Xili station"])

@@ -26,7 +26,7 @@ from orchestrator.commands.serve import ApiServer, stop_on_signals
 from orchestrator.executor.failsafe import failsafe_params
 from orchestrator.scheduler.day import SchedulerConfig
 from orchestrator.service.core import Service
-from orchestrator.settings import ApiUser
+from orchestrator.settings import AlertSettings, ApiUser
 from orchestrator.store import Store
 
 if TYPE_CHECKING:
@@ -84,6 +84,7 @@ async def simulated_district(
     seed: int = 0,
     airports: list[str] | None = None,
     scheduler: SchedulerConfig | None = None,
+    alerts: AlertSettings | None = None,
 ) -> AsyncIterator[District]:
     """The simulator and the service, connected over MQTT and MAVLink/UDP, started; the
     scheduler is not running yet (call `service.run(stop)`)."""
@@ -108,6 +109,7 @@ async def simulated_district(
         data_dir=data_dir,
         scheduler=scheduler or SchedulerConfig(speedup=speedup, failsafes=sim_failsafes(scenario, speedup)),
         client_id=f"dronepatrol-orchestrator-{uuid.uuid4().hex[:8]}",
+        alerts=alerts,
     )
     sim_stop = asyncio.Event()
     sim_tasks: list[asyncio.Task[None]] = []

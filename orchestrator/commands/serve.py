@@ -101,6 +101,7 @@ async def serve(settings: Settings, scenario: Scenario, stop: asyncio.Event | No
         speedup=settings.speedup,
         data_dir=settings.data_dir,
         client_id=settings.mqtt_client_id,
+        alerts=settings.alerts,
         signing_key=bytes.fromhex(settings.signing_key) if settings.signing_key else None,
         scheduler=SchedulerConfig(
             speedup=settings.speedup,

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -28,7 +28,7 @@ from missions.vocabulary import DockOsd, LidState
 from orchestrator.bus.docks import DockClient, DockServiceError
 from orchestrator.executor.failsafe import ensure_failsafes
 from orchestrator.links.mavlink_link import CommandFailed, LinkError, MavlinkLink
-from orchestrator.links.mission import MissionError, upload_verified
+from orchestrator.links.mission import MissionError, set_current, upload_verified
 
 log = logging.getLogger("dronepatrol.executor")
 
@@ -150,6 +150,7 @@ class SortieRunner:
         self._reached = -1
         self._complete = False
         self._home_ordered = False
+        self._rec: SortieRecord | None = None
 
     async def _within(self, step: Awaitable[T], sim_s: float, what: str) -> T:
         """`step`, or TimeoutError naming `what` once `sim_s` seconds have passed on the
@@ -186,7 +187,7 @@ class SortieRunner:
             self.on_step(rec, step)
 
     async def fly(self, order: SortieOrder) -> SortieRecord:
-        rec = SortieRecord(order)
+        rec = self._rec = SortieRecord(order)
         self.link.on_message(self._telemetry)
         try:
             self._record(rec, SortieState.PREFLIGHT, "checks")
@@ -253,7 +254,7 @@ class SortieRunner:
 
         Nothing is flown again: the drone goes on with the mission it holds (or is already
         home), and this runner only watches, recovers the dock and closes the record."""
-        rec = SortieRecord(order)
+        rec = self._rec = SortieRecord(order)
         self.link.on_message(self._telemetry)
         try:
             await self._within(self.link.wait_heartbeat(WALL_CAP_S), 30, "heartbeat")
@@ -269,8 +270,8 @@ class SortieRunner:
         return rec
 
     async def _finish(self, rec: SortieRecord) -> None:
-        order = rec.order
         await self._watch(rec)
+        order = rec.order  # as flown, after any diversion
         await self._recover(order)
         done = self._complete or self._reached >= len(order.items) - 2
         if rec.state is SortieState.RETURNING:
@@ -285,6 +286,33 @@ class SortieRunner:
     def order_home(self) -> None:
         """An operator's abort: the watcher turns the drone home at its next look."""
         self._home_ordered = True
+
+    @property
+    def divertible(self) -> bool:
+        """In the air on its mission with the link up: it can take a new one."""
+        rec = self._rec
+        return rec is not None and rec.state is SortieState.AIRBORNE and self.link.link_ok and not self._home_ordered
+
+    async def divert(self, items: list[MissionItem], first: int, needed_pct: float, why: str) -> SortieOrder:
+        """Fly `items` from item `first` instead of the mission under way (an alert takes
+        the drone): hold in GUIDED, upload and verify, set the current item, back to AUTO.
+        The sortie stays airborne; its record says why it changed course."""
+        rec = self._rec
+        if rec is None or not self.divertible:
+            raise FailSortie("the drone is not flying a mission it can leave")
+        order = replace(rec.order, items=items, needed_pct=needed_pct)
+        drone = self.link.name
+        await self._do(order, drone, "set_mode", {"mode": "GUIDED"}, self.link.set_mode(GUIDED))
+        try:
+            await self._do(order, drone, "upload_mission", {"items": len(items)}, upload_verified(self.link, items))
+            await self._do(order, drone, "set_current", {"seq": first}, set_current(self.link, first))
+        finally:
+            # Whatever the upload did, AUTO flies what the drone holds: never leave it hovering in GUIDED.
+            await self._do(order, drone, "set_mode", {"mode": "AUTO"}, self.link.set_mode(AUTO))
+        rec.order = order
+        self._reached, self._complete = first - 1, False
+        self._record(rec, SortieState.AIRBORNE, why)
+        return order
 
     async def _preflight(self, order: SortieOrder) -> None:
         try:
@@ -365,8 +393,8 @@ class SortieRunner:
         return None
 
     async def _watch(self, rec: SortieRecord) -> None:
-        order = rec.order
         while True:
+            order = rec.order  # a diversion replaces it
             hb = self.link.latest.get("HEARTBEAT")
             pos = self.link.latest.get("GLOBAL_POSITION_INT")
             armed = bool(hb and hb.base_mode & 128)

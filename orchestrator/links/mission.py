@@ -213,3 +213,16 @@ def compare(sent: list[MissionItem], held: list[MissionItem]) -> str | None:
         if not same:
             return f"item {a.seq}: sent {a.command} {a.params}, held {b.command} {b.params}"
     return None
+
+
+async def set_current(link: MavlinkLink, seq: int, wait_s: float = 1.0, retries: int = 3) -> None:
+    """MISSION_SET_CURRENT until MISSION_CURRENT reports `seq`: where AUTO goes on from
+    (ArduCopter answers with MISSION_CURRENT, in any mode)."""
+    for _ in range(retries + 1):
+        link.send(link.mav.mission_set_current_encode(link.target_system, link.target_component, seq))
+        try:
+            await link.wait_for(lambda m: m.get_type() == "MISSION_CURRENT" and int(m.seq) == seq, wait_s)
+            return
+        except TimeoutError:
+            continue
+    raise MissionError(f"link {link.name}: the vehicle did not take item {seq} as current")

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from missions.formats.items import MissionItem
 from missions.patrols import Patrol
 from missions.planner import DayPlan, ScheduledSortie, Unscheduled, check_sortie, plan_day, reassign
 from missions.scenario import Scenario
@@ -188,6 +189,38 @@ class DayScheduler:
                 ids.append(sortie_id(s, suffix))
         self.unscheduled = tuple(u for u in self.unscheduled if u.patrol_id != patrol.id) + plan.unscheduled
         return ids
+
+    def add_alert_sortie(self, row: SortieRow) -> bool:
+        """Record an alert's sortie and launch it at once when its airport's drone stands
+        ready and charged for it; otherwise it is due now and the next look launches it as
+        soon as it can (a drone charging to what the trip needs). True: launched now."""
+        self.store.add_sortie(row)
+        if self.announce is not None:
+            self.announce(row)
+        busy = {r.airport for r in self.running.values()} | {r.drone for r in self.running.values()}
+        drone = self.fleet.drone_at(row.airport)
+        if row.airport in busy or drone is None or drone in busy or not self._charged_for(drone, row):
+            return False
+        self._launch(row, drone)
+        return True
+
+    async def divert(
+        self, sid: str, items: list[MissionItem], first: int, needed_pct: float, why: str, alert_id: str
+    ) -> SortieRow:
+        """Give a flying sortie's drone a new mission (an alert's), and record it on the
+        sortie: its order (what a restart watches), its alert, and why."""
+        running = self.running.get(sid)
+        if running is None:
+            raise ValueError(f"sortie {sid} is not flying")
+        row = self.store.sortie(sid)
+        previous = row.alert_id if row else None
+        self.store.update_sortie(sid, alert_id=alert_id)  # announced with the diversion
+        try:
+            order = await running.runner.divert(items, first, needed_pct, why)
+        except Exception:
+            self.store.update_sortie(sid, alert_id=previous)
+            raise
+        return self.store.update_sortie(sid, order=order_to_json(order))
 
     def clear_airport(self, airport: str) -> bool:
         return self.status.out_of_service.pop(airport, None) is not None

@@ -20,8 +20,14 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from missions.cap import Issuer
 from missions.scenario import Scenario
 from missions.vocabulary import SortieEvent, drone_topic, sortie_topic
+from orchestrator.alerts.bus_inbound import BusAlerts
+from orchestrator.alerts.desk import AlertDesk
+from orchestrator.alerts.dispatcher import AlertDispatcher
+from orchestrator.alerts.incidents import IncidentDesk
+from orchestrator.alerts.outbox import Outbox
 from orchestrator.bus.client import BusClient
 from orchestrator.bus.docks import DockClient
 from orchestrator.fleet.machine import Transition
@@ -29,6 +35,7 @@ from orchestrator.fleet.tracker import FleetTracker
 from orchestrator.links.mavlink_link import MavlinkLink
 from orchestrator.scheduler.day import DayScheduler, SchedulerConfig
 from orchestrator.service.events import EventHub
+from orchestrator.settings import AlertSettings
 from orchestrator.store import FindingRecord, SortieRow, Store, TransitionRecord
 
 log = logging.getLogger("dronepatrol.service")
@@ -75,6 +82,7 @@ class Service:
         signing_key: bytes | None = None,
         scheduler: SchedulerConfig | None = None,
         client_id: str = "dronepatrol-orchestrator",
+        alerts: AlertSettings | None = None,
     ) -> None:
         self.scenario = scenario
         self.store = store
@@ -106,6 +114,35 @@ class Service:
             scheduler or SchedulerConfig(speedup=speedup),
             announce=self._sortie_changed,
         )
+        alerts = alerts or AlertSettings()
+        self.outbox = Outbox(
+            store.alerts,
+            self.bus,
+            clock,
+            {w.url: w.secret for w in alerts.webhooks},
+            speedup=speedup,
+            retry_max_s=alerts.retry_max_s,
+        )
+        self.incidents = IncidentDesk(
+            store.alerts,
+            clock,
+            issuer=Issuer(organisation=alerts.issuer_organisation, unit=alerts.issuer_unit),
+            webhooks=[w.url for w in alerts.webhooks],
+            public_url=alerts.public_url,
+            data_dir=data_dir,
+            announce=self.hub.publish,
+            queued=self.outbox.wake,
+        )
+        self.dispatcher = AlertDispatcher(scenario, store, self.fleet, self.scheduler, clock)
+        self.alerts = AlertDesk(
+            store,
+            self.dispatcher,
+            clock,
+            policy=dict(alerts.policy),
+            flood_per_min=alerts.flood_per_min,
+            announce=self.hub.publish,
+        )
+        self.bus_alerts = BusAlerts(self.alerts, self.bus)
         self.started = asyncio.Event()
 
     # ---- lifecycle ----------------------------------------------------------------------
@@ -128,7 +165,7 @@ class Service:
         self.started.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.scheduler.run(stop)
+        await asyncio.gather(self.scheduler.run(stop), self.outbox.run(stop), self.alerts.follow(stop))
 
     async def stop(self) -> None:
         await self.fleet.stop()
@@ -152,6 +189,7 @@ class Service:
             row.alert_id,
         )
         self.bus.publish_soon(sortie_topic(row.airport), event.to_json(), qos=1)
+        self.alerts.on_sortie(row)
 
     def _drone_transition(self, drone: str, t: Transition) -> None:
         self.store.add_transition(TransitionRecord("drone", drone, t.at, t.old.value, t.new.value, t.reason))
@@ -201,6 +239,10 @@ class Service:
         if new:
             log.info("finding %s: %s at %.6f,%.6f (conf %.2f)", fid, rec.kind, rec.lat, rec.lon, rec.confidence)
             self.hub.publish("finding", {k: v for k, v in msg.items()})
+        alert_id = self.alerts.on_finding(rec)
+        incident = self.incidents.on_finding(rec, alert_id)
+        if alert_id is not None and incident is not None:
+            self.alerts.link_incident(alert_id, incident.id)
 
     def _save_evidence(self, fid: str, evidence: dict[str, Any]) -> str | None:
         frame = evidence.get("frame_jpeg_b64") or evidence.get("crop_jpeg_b64")

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
 from orchestrator.store import schema
+from orchestrator.store.alert_book import AlertBook
 from orchestrator.store.records import AuditEntry, CommandRecord, FindingRecord, SortieRow, TransitionRecord
 
 log = logging.getLogger("dronepatrol.store")
@@ -52,6 +53,8 @@ def normalise_url(url: str) -> str:
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.alerts = AlertBook(engine)
+        """Alerts, incidents, CAP messages and the outbox (store/alert_book.py)."""
 
     @classmethod
     def open(cls, url: str, migrate: bool = True) -> Store:
@@ -128,6 +131,15 @@ class Store:
             conn.execute(update(schema.sorties).where(schema.sorties.c.id == sortie_id).values(**values))
             self._transition(conn, "sortie", sortie_id, at, old, state, reason)
             row = conn.execute(select(schema.sorties).where(schema.sorties.c.id == sortie_id)).one()
+        return _sortie(row._mapping)
+
+    def update_sortie(self, sortie_id: str, **columns: Any) -> SortieRow:
+        """Change a sortie's columns other than its state (its order after a diversion)."""
+        t = schema.sorties
+        with self.engine.begin() as conn:
+            if conn.execute(update(t).where(t.c.id == sortie_id).values(**columns)).rowcount == 0:
+                raise StoreError(f"no sortie '{sortie_id}'")
+            row = conn.execute(select(t).where(t.c.id == sortie_id)).one()
         return _sortie(row._mapping)
 
     def sortie(self, sortie_id: str) -> SortieRow | None:
@@ -293,7 +305,7 @@ class Store:
         """Rows per table (the demo's summary, the health check)."""
         out: dict[str, int] = {}
         with self.engine.connect() as conn:
-            for name in ("sorties", "transitions", "commands", "findings", "audit"):
+            for name in ("sorties", "transitions", "commands", "findings", "audit", "alerts", "incidents", "outbox"):
                 table = schema.metadata.tables[name]
                 out[name] = int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
         return out

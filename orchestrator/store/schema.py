@@ -127,3 +127,105 @@ drone_positions = Table(
     Column("airport", String(64), nullable=False),
     Column("updated_at", UtcTime, nullable=False),
 )
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("source", String(16), nullable=False),
+    Column("external_id", String(200), nullable=True),
+    Column("sender", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("polygon", JSON, nullable=True),
+    Column("note", Text, nullable=False, default=""),
+    Column("received_at", UtcTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("decision", Text, nullable=False),
+    Column("airport", String(64), nullable=True),
+    Column("sortie_id", String(160), nullable=True),
+    Column("merged_into", String(64), nullable=True),
+    Column("incident_id", String(64), nullable=True),
+    Column("launch_ordered_at", UtcTime, nullable=True),
+    Column("airborne_at", UtcTime, nullable=True),
+    Column("on_scene_at", UtcTime, nullable=True),
+    Column("first_finding_at", UtcTime, nullable=True),
+    Column("outcome", Text, nullable=False, default=""),
+    Column("updated_at", UtcTime, nullable=False),
+)
+Index("ix_alerts_received_at", alerts.c.received_at)
+Index("ux_alerts_external", alerts.c.source, alerts.c.sender, alerts.c.external_id, unique=True)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("radius_m", Float, nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("raw_confidence", Float, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("first_seen", UtcTime, nullable=False),
+    Column("last_seen", UtcTime, nullable=False),
+    Column("sightings", Integer, nullable=False),
+    Column("evidence_finding", String(160), nullable=True),
+    Column("alert_id", String(64), nullable=True),
+    Column("cap_identifier", String(40), nullable=True),
+    Column("published", Integer, nullable=False, default=0),
+    Column("note", Text, nullable=False, default=""),
+    Column("updated_at", UtcTime, nullable=False),
+)
+Index("ix_incidents_state", incidents.c.state)
+
+incident_findings = Table(
+    "incident_findings",
+    metadata,
+    Column("finding_id", String(160), primary_key=True),
+    Column("incident_id", String(64), nullable=False),
+)
+Index("ix_incident_findings_incident", incident_findings.c.incident_id)
+
+incident_events = Table(
+    "incident_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", String(64), nullable=False),
+    Column("at", UtcTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("note", Text, nullable=False),
+)
+Index("ix_incident_events_incident", incident_events.c.incident_id)
+
+cap_messages = Table(
+    "cap_messages",
+    metadata,
+    Column("identifier", String(40), primary_key=True),
+    Column("incident_id", String(64), nullable=False),
+    Column("msg_type", String(8), nullable=False),
+    Column("sent", UtcTime, nullable=False),
+    Column("xml", Text, nullable=False),
+)
+Index("ix_cap_messages_sent", cap_messages.c.sent)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(120), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("target", String(500), nullable=False),
+    Column("content_type", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UtcTime, nullable=False),
+    Column("next_at", UtcTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("delivered_at", UtcTime, nullable=True),
+    Column("last_error", Text, nullable=False, default=""),
+)
+Index("ux_outbox_key_target", outbox.c.key, outbox.c.channel, outbox.c.target, unique=True)
+Index("ix_outbox_pending", outbox.c.delivered_at, outbox.c.next_at)

@@ -1,0 +1,426 @@
+"""Inbound alerts: taken or refused with the reason, merged with one already answered,
+proposed to an operator, or sent to the drone with the earliest arrival; then followed
+until the drone is over the spot and vision has spoken.
+
+The same desk takes alerts from the API, from MQTT and as CAP, so each gets the same
+checks: a known kind; a point (or a polygon's centre) inside the district and outside
+its no-fly zones; not a repeat of an alert already taken from the same sender (409);
+not a flood (`flood_per_min` per sender, 429). An alert within its kind's radius and
+window of an open one is merged into it: one drone answers both. Everything taken or
+refused is recorded before the reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from shapely.geometry import Point, Polygon
+
+from missions.alerting import (
+    ALERT_RULES,
+    ALERT_STAGES,
+    ANSWER_RADIUS_M,
+    AlertAction,
+    Sighting,
+    percentiles,
+    same_event,
+)
+from missions.errors import PlanningError
+from missions.geo import haversine_m
+from missions.response import ORBIT_RADIUS_M
+from orchestrator.alerts.dispatcher import AlertDispatcher
+from orchestrator.store import SortieRow, Store
+from orchestrator.store.db import TERMINAL_STATES
+from orchestrator.store.records import AlertRow, FindingRecord
+
+log = logging.getLogger("dronepatrol.alerts")
+
+OPEN_ALERTS = ("proposed", "dispatched", "on_scene")
+ON_SCENE_M = ORBIT_RADIUS_M + 30.0
+"""Within this of the spot, at height: on scene (the orbit itself, plus a margin for its
+entry and for position lag)."""
+
+
+class AlertIn(BaseModel):
+    """An alert as the alert system sends it (REST body, or JSON over MQTT)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "fire",
+                    "lat": 22.5582,
+                    "lon": 113.9522,
+                    "priority": 1,
+                    "id": "SZ-119-20261202-0042",
+                    "note": "smoke sensor T-17, Dashahe park",
+                },
+            ]
+        },
+    )
+
+    kind: str = Field(description=f"one of {', '.join(sorted(ALERT_RULES))}", max_length=32)
+    lat: float | None = Field(None, ge=-90, le=90, description="WGS 84; or give `polygon`")
+    lon: float | None = Field(None, ge=-180, le=180)
+    priority: int | None = Field(None, ge=1, le=5, description="1 most urgent; default per kind")
+    polygon: list[list[float]] | None = Field(
+        None, min_length=4, max_length=200, description="[[lon, lat], ...] closed ring: the area to look at"
+    )
+    id: str | None = Field(None, min_length=1, max_length=200, description="the sender's own id: a repeat is refused")
+    note: str = Field("", max_length=1000)
+
+    @model_validator(mode="after")
+    def _where(self) -> AlertIn:
+        if self.polygon is None and (self.lat is None or self.lon is None):
+            raise ValueError("give lat and lon, or a polygon")
+        if self.polygon is not None:
+            if any(len(p) != 2 for p in self.polygon) or self.polygon[0] != self.polygon[-1]:
+                raise ValueError("polygon: [lon, lat] pairs, the last the same as the first")
+            ring = Polygon(self.polygon)
+            if not ring.is_valid or ring.area == 0:
+                raise ValueError("polygon: not a simple ring with an area")
+            if self.lat is None or self.lon is None:
+                centre = ring.representative_point()
+                self.lon, self.lat = centre.x, centre.y
+        return self
+
+
+class AlertRefused(Exception):
+    def __init__(self, status: int, reason: str, alert_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.alert_id = alert_id
+
+
+@dataclass
+class _Follow:
+    """What the desk watches of a dispatched alert until vision has spoken."""
+
+    left_scene_at: datetime | None = None
+
+
+class AlertDesk:
+    def __init__(
+        self,
+        store: Store,
+        dispatcher: AlertDispatcher,
+        clock: Callable[[], datetime],
+        *,
+        policy: dict[str, str] | None = None,
+        flood_per_min: int = 30,
+        announce: Callable[[str, dict[str, Any]], object] | None = None,
+    ) -> None:
+        self.store = store
+        self.book = store.alerts
+        self.dispatcher = dispatcher
+        self.scenario = dispatcher.scenario
+        self.clock = clock
+        self.policy = {k: AlertAction(v) for k, v in (policy or {}).items()}
+        self.flood_per_min = flood_per_min
+        self.announce = announce
+        self._recent: dict[str, deque[float]] = {}
+        self._lock = asyncio.Lock()
+
+    # ---- taking an alert ----------------------------------------------------------------
+    async def receive(self, alert: AlertIn, source: str, sender: str) -> AlertRow:
+        """Take (and act on) an alert, or AlertRefused with the HTTP status and reason."""
+        async with self._lock:  # one decision at a time: two alerts never take one drone
+            try:
+                return await self._receive(alert, source, sender)
+            except AlertRefused as exc:
+                if exc.status != 429:  # a flood is counted in the log, not written row by row
+                    self._record_refusal(alert, source, sender, exc)
+                raise
+
+    async def _receive(self, alert: AlertIn, source: str, sender: str) -> AlertRow:
+        self._flood(sender)
+        rule = ALERT_RULES.get(alert.kind)
+        if rule is None:
+            raise AlertRefused(422, f"unknown alert kind {alert.kind!r} (known: {', '.join(sorted(ALERT_RULES))})")
+        assert alert.lat is not None and alert.lon is not None
+        lat, lon = alert.lat, alert.lon
+        now = self.clock()
+        self._where(lat, lon, now)
+        if alert.id is not None:
+            known = self.book.alert_by_external(source, sender, alert.id)
+            if known is not None:
+                raise AlertRefused(409, f"already received as alert {known.id} ({known.state})", known.id)
+        priority = alert.priority or rule.default_priority
+        row = AlertRow(
+            id=f"al-{now.astimezone(self.scenario.tz):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}",
+            source=source,
+            sender=sender,
+            kind=alert.kind,
+            priority=priority,
+            lat=lat,
+            lon=lon,
+            received_at=now,
+            state="received",
+            decision="",
+            updated_at=now,
+            external_id=alert.id,
+            polygon=alert.polygon,
+            note=alert.note,
+        )
+        cutoff = now - timedelta(seconds=rule.merge_window_s)
+        open_alerts = [a for a in self.book.alerts(state=OPEN_ALERTS, since=cutoff) if a.kind == alert.kind]
+        twin = same_event(
+            alert.kind, lat, lon, now, [Sighting(a.id, a.kind, a.lat, a.lon, a.received_at) for a in open_alerts], rule
+        )
+        if twin is not None:
+            d = haversine_m(lon, lat, twin.lon, twin.lat)
+            why = f"merged into alert {twin.id} ({d:.0f} m away, {alert.kind}): its drone answers both"
+            return self._add(row, "merged", why, merged_into=twin.id)
+        try:
+            decision, states = self.dispatcher.decide(lat, lon, priority)
+        except PlanningError as exc:
+            raise AlertRefused(422, str(exc)) from None
+        action = self.policy.get(alert.kind, rule.action)
+        if action is AlertAction.PROPOSE:
+            return self._add(row, "proposed", f"proposed to an operator: {decision.reason}")
+        if decision.choice is None:
+            return self._add(row, "unserved", decision.reason)
+        row = self._add(row, "received", decision.reason)
+        return await self._send(row, decision, states)
+
+    async def _send(self, row: AlertRow, decision: Any, states: Any) -> AlertRow:
+        started = self.clock()
+        try:
+            sent = await self.dispatcher.send(row, decision, states)
+        except Exception as exc:  # a diversion refused by the drone, a dock gone: say so, keep the alert
+            log.warning("alert %s: could not send a drone: %s", row.id, exc)
+            return self._update(row.id, state="unserved", decision=f"{decision.reason}; but: {exc}")
+        extra: dict[str, Any] = {}
+        if sent.how == "diverted":
+            extra = {"launch_ordered_at": started, "airborne_at": started}
+        return self._update(
+            row.id,
+            state="dispatched",
+            decision=f"{sent.airport} {sent.how}: {decision.reason}",
+            airport=sent.airport,
+            sortie_id=sent.sortie_id,
+            **extra,
+        )
+
+    def _flood(self, sender: str) -> None:
+        now = time.monotonic()
+        seen = self._recent.setdefault(sender, deque())
+        while seen and now - seen[0] > 60:
+            seen.popleft()
+        if len(seen) >= self.flood_per_min:
+            log.warning("alerts from %s refused: more than %d a minute", sender, self.flood_per_min)
+            raise AlertRefused(429, f"more than {self.flood_per_min} alerts a minute from {sender}: slow down")
+        seen.append(now)
+
+    def _where(self, lat: float, lon: float, now: datetime) -> None:
+        if not self.scenario.district_lonlat.covers(Point(lon, lat)):
+            raise AlertRefused(422, f"({lat:.5f}, {lon:.5f}) is outside {self.scenario.name}")
+        xy = Point(self.scenario.to_xy(lon, lat))
+        if not self.scenario.airspace.operating_area.covers(xy):
+            raise AlertRefused(422, f"({lat:.5f}, {lon:.5f}) is outside the drones' operating area (an island?)")
+        blocked = self.scenario.airspace.blocked_zone_ids(now, now, self.scenario.approvals, emergency=True)
+        zones = [z.id for z in self.scenario.airspace.zones if z.id in blocked and z.area.covers(xy)]
+        if zones:
+            raise AlertRefused(422, f"({lat:.5f}, {lon:.5f}) is in no-fly zone {', '.join(zones)}: no drone may go")
+
+    def _add(self, row: AlertRow, state: str, decision: str, **columns: Any) -> AlertRow:
+        row = replace(row, state=state, decision=decision, **columns)
+        self.book.add_alert(row)
+        if state != "received":
+            log.info("alert %s (%s from %s): %s — %s", row.id, row.kind, row.sender, state, decision)
+        self._live(row)
+        return row
+
+    def _update(self, alert_id: str, **columns: Any) -> AlertRow:
+        row = self.book.update_alert(alert_id, updated_at=self.clock(), **columns)
+        if "state" in columns:
+            log.info("alert %s: %s — %s", alert_id, row.state, row.decision if "decision" in columns else row.outcome)
+        self._live(row)
+        return row
+
+    def _record_refusal(self, alert: AlertIn, source: str, sender: str, exc: AlertRefused) -> None:
+        if exc.status == 409:
+            return  # the original is the record
+        exc.alert_id = self.record_malformed(source, sender, exc.reason, alert)
+
+    def record_malformed(self, source: str, sender: str, reason: str, alert: AlertIn | None = None) -> str:
+        """Keep a refused alert (with what could be read of it) so the refusal can be shown."""
+        now = self.clock()
+        row = AlertRow(
+            id=f"al-{now.astimezone(self.scenario.tz):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}",
+            source=source,
+            sender=sender[:64],
+            kind=alert.kind[:32] if alert else "unreadable",
+            priority=(alert.priority or 5) if alert else 5,
+            lat=alert.lat if alert and alert.lat is not None else 0.0,
+            lon=alert.lon if alert and alert.lon is not None else 0.0,
+            received_at=now,
+            state="rejected",
+            decision=reason[:2000],
+            updated_at=now,
+            note=alert.note if alert else "",
+        )
+        self.book.add_alert(row)
+        log.info("alert from %s (%s) refused: %s", sender, source, reason)
+        return row.id
+
+    # ---- an operator's word -------------------------------------------------------------
+    async def approve(self, alert_id: str) -> AlertRow:
+        """Send a drone for a proposed (or unserved) alert. KeyError, or ValueError why not."""
+        async with self._lock:
+            row = self.book.alert(alert_id)
+            if row is None:
+                raise KeyError(alert_id)
+            if row.state not in ("proposed", "unserved"):
+                raise ValueError(f"alert {alert_id} is {row.state}: only a proposed or unserved alert is sent")
+            decision, states = self.dispatcher.decide(row.lat, row.lon, row.priority)
+            if decision.choice is None:
+                return self._update(alert_id, state="unserved", decision=decision.reason)
+            return await self._send(row, decision, states)
+
+    # ---- following it -------------------------------------------------------------------
+    def on_sortie(self, row: SortieRow) -> None:
+        """The service's hook on every sortie change: the alert's launch and take-off times."""
+        if row.alert_id is None:
+            return
+        alert = self.book.alert(row.alert_id)
+        if alert is None or alert.sortie_id not in (None, row.id):
+            return
+        if row.state == "preflight" and alert.launch_ordered_at is None:
+            self._update(alert.id, launch_ordered_at=row.updated_at)
+        elif row.state == "airborne" and alert.airborne_at is None:
+            self._update(alert.id, airborne_at=row.updated_at)
+
+    def on_finding(self, rec: FindingRecord) -> str | None:
+        """A finding near an alert's spot after it came in answers it; returns its id."""
+        best: tuple[float, AlertRow] | None = None
+        for a in self.book.alerts(
+            state=(*OPEN_ALERTS, "seen", "nothing_seen"), since=rec.last_seen - timedelta(hours=2)
+        ):
+            d = haversine_m(rec.lon, rec.lat, a.lon, a.lat)
+            if d <= ANSWER_RADIUS_M and rec.last_seen >= a.received_at and (best is None or d < best[0]):
+                best = (d, a)
+        if best is None:
+            return None
+        alert = best[1]
+        if alert.first_finding_at is None:
+            self._update(
+                alert.id,
+                state="seen",
+                first_finding_at=self.clock(),
+                outcome=f"{rec.kind} seen {best[0]:.0f} m from the spot (confidence {rec.confidence:.2f}): {rec.id}",
+            )
+        return alert.id
+
+    def link_incident(self, alert_id: str, incident_id: str) -> None:
+        alert = self.book.alert(alert_id)
+        if alert is not None and alert.incident_id is None:
+            self._update(alert_id, incident_id=incident_id)
+
+    async def follow(self, stop: asyncio.Event, every_s: float = 0.2) -> None:
+        """Watch dispatched alerts: over the spot (on scene), and back without a finding
+        (nothing seen). Wall-clock polling: positions come at 4 Hz anyway."""
+        follows: dict[str, _Follow] = {}
+        while not stop.is_set():
+            for alert in self.book.alerts(state=("dispatched", "on_scene", "seen")):
+                self._look(alert, follows.setdefault(alert.id, _Follow()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every_s)
+
+    def _look(self, alert: AlertRow, follow: _Follow) -> None:
+        if alert.sortie_id is None:
+            return
+        sortie = self.store.sortie(alert.sortie_id)
+        run = self.dispatcher.scheduler.running.get(alert.sortie_id)
+        drone = run.drone if run else (sortie.drone if sortie else None)
+        near = False
+        if drone is not None and drone in self.dispatcher.fleet.machines:
+            snap = self.dispatcher.fleet.snapshot(drone)
+            if snap.lat is not None and snap.lon is not None and snap.alt_m > 5:
+                near = haversine_m(snap.lon, snap.lat, alert.lon, alert.lat) <= ON_SCENE_M
+        now = self.clock()
+        if near and alert.on_scene_at is None:
+            changes: dict[str, Any] = {"on_scene_at": now}
+            if alert.state == "dispatched":
+                changes["state"] = "on_scene"
+            self._update(alert.id, **changes)
+            return
+        if alert.on_scene_at is not None and not near and follow.left_scene_at is None:
+            follow.left_scene_at = now
+        ended = sortie is not None and sortie.state in (*TERMINAL_STATES, "held")
+        if alert.state == "on_scene" and (ended or follow.left_scene_at is not None):
+            stay = ((follow.left_scene_at or now) - alert.on_scene_at).total_seconds() if alert.on_scene_at else 0.0
+            self._update(
+                alert.id,
+                state="nothing_seen",
+                outcome=(
+                    f"nothing seen: {alert.airport} orbited the spot for {stay / 60:.1f} min with its camera on it "
+                    f"and vision reported nothing within {ANSWER_RADIUS_M:.0f} m"
+                ),
+            )
+        elif alert.state == "dispatched" and ended and alert.on_scene_at is None and sortie is not None:
+            self._update(alert.id, state="unserved", outcome=f"sortie {sortie.id} {sortie.state}: {sortie.reason}")
+
+    # ---- figures ------------------------------------------------------------------------
+    def measures(self, since: datetime, until: datetime) -> dict[str, Any]:
+        """Seconds from receipt to each stage, as percentiles over the alerts received in
+        [since, until) that reached it."""
+        rows = self.book.alerts(since=since, until=until, limit=100_000)
+        out: dict[str, Any] = {"alerts": len(rows), "by_state": {}, "stages": {}}
+        for r in rows:
+            out["by_state"][r.state] = out["by_state"].get(r.state, 0) + 1
+        for stage in ALERT_STAGES:
+            values = [(t - r.received_at).total_seconds() for r in rows if (t := getattr(r, f"{stage}_at")) is not None]
+            out["stages"][stage] = percentiles([round(v, 1) for v in values])
+        return out
+
+    def _live(self, row: AlertRow) -> None:
+        if self.announce is not None:
+            self.announce("alert", alert_json(row))
+
+
+def alert_json(row: AlertRow, tz: Any = None) -> dict[str, Any]:
+    def t(v: datetime | None) -> str | None:
+        return None if v is None else (v.astimezone(tz) if tz else v).isoformat()
+
+    def since(v: datetime | None) -> float | None:
+        return None if v is None else round((v - row.received_at).total_seconds(), 1)
+
+    return {
+        "id": row.id,
+        "external_id": row.external_id,
+        "source": row.source,
+        "sender": row.sender,
+        "kind": row.kind,
+        "priority": row.priority,
+        "lat": row.lat,
+        "lon": row.lon,
+        "polygon": row.polygon,
+        "note": row.note,
+        "state": row.state,
+        "decision": row.decision,
+        "airport": row.airport,
+        "sortie_id": row.sortie_id,
+        "merged_into": row.merged_into,
+        "incident_id": row.incident_id,
+        "outcome": row.outcome,
+        "received_at": t(row.received_at),
+        "launch_ordered_at": t(row.launch_ordered_at),
+        "airborne_at": t(row.airborne_at),
+        "on_scene_at": t(row.on_scene_at),
+        "first_finding_at": t(row.first_finding_at),
+        "seconds": {stage: since(getattr(row, f"{stage}_at")) for stage in ALERT_STAGES},
+        "updated_at": t(row.updated_at),
+    }

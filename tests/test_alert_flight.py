@@ -1,0 +1,189 @@
+"""Alerts flown against the simulator: an alert sent over the API launches the drone with
+the earliest arrival at once; it dashes out, orbits the spot with its camera on it, and
+the fire the simulator burns there reaches the alert system as an incident (CAP and a
+signed webhook). With every ready drone busy, a lower-priority patrol gives its drone up."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from lxml import etree
+
+from missions.dispatch import DroneState, DroneStatus, dispatch
+from missions.incidents import FirePlan
+from missions.response import ORBIT_RADIUS_M
+from missions.scenario import Scenario
+from orchestrator.alerts.outbox import SIGNATURE_HEADER, verify
+from orchestrator.bus.findings import FindingPublisher
+from orchestrator.commands.demo import District, simulated_district
+from orchestrator.commands.serve import ApiServer
+from orchestrator.scheduler.day import SchedulerConfig
+from orchestrator.settings import AlertSettings, WebhookTarget
+from sim.scene.render import Scene
+from sim.video.mjpeg import MjpegServer
+from sim.video.service import VideoService
+from tests.apiserver import USERS, auth
+from tests.conftest import free_udp_base
+from tests.simbus import eventually
+from tests.webhook import WebhookReceiver
+from vision.detector import DetectorConfig, OnnxDetector
+from vision.ingest import StreamIngest
+from vision.pipeline import VisionPipeline
+from vision.train import DEFAULT_MODEL
+
+pytestmark = pytest.mark.slow
+SECRET = "district-alert-secret-0042"
+SPOT = {"lat": 22.5450, "lon": 113.9560}
+"""Near Dashahe: yuehai's drone is closest, shahe's and nanshan's further."""
+
+
+def _expected(scenario: Scenario, district: District, at: Any) -> str:
+    """Dispatch's choice, worked out here from the simulator's own batteries."""
+    states = {a: DroneState(a, DroneStatus.UNAVAILABLE, 0.0, note="not simulated") for a in scenario.airports}
+    for a, v in district.world.vehicles.items():
+        states[a] = DroneState(a, DroneStatus.READY, v.copter.body.soc)
+    choice = dispatch(scenario, SPOT["lon"], SPOT["lat"], at, states).choice
+    assert choice is not None
+    return choice.airport_id
+
+
+def test_an_alert_launches_the_earliest_drone_which_orbits_the_spot_and_reports_the_fire(
+    scenario: Scenario, tmp_path: Path, cap_schema: etree.XMLSchema
+) -> None:
+    start = scenario.day_start().replace(hour=11, minute=30)
+    airports = ["yuehai", "shahe", "nanshan"]
+    hook = WebhookReceiver().start()
+    alerts = AlertSettings(webhooks=[WebhookTarget(url=hook.url, secret=SECRET)])
+
+    async def run() -> dict[str, Any]:
+        async with simulated_district(
+            scenario, start, 10, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path,
+            base_port=free_udp_base(3), airports=airports, alerts=alerts,
+        ) as district:  # fmt: skip
+            svc, world = district.service, district.world
+            spot_xy = scenario.to_xy(SPOT["lon"], SPOT["lat"])
+            server = MjpegServer()
+            await server.start()
+            video = VideoService(world, server, fps=6)
+            video.renderer.scene = Scene(
+                fires=[FirePlan("alert-fire", spot_xy, start - timedelta(minutes=10), 0.6, 12)]
+            )
+            stop = asyncio.Event()
+            tasks = [asyncio.create_task(svc.run(stop)), asyncio.create_task(video.run(stop))]
+            api = ApiServer(svc, USERS, "127.0.0.1", 0)
+            await api.start()
+            publisher = FindingPublisher(district.mqtt.url, identifier="test-vision")
+            await publisher.start()
+            loop = asyncio.get_running_loop()
+            pipe: VisionPipeline | None = None
+            try:
+                expected = _expected(scenario, district, svc.clock())
+                async with httpx.AsyncClient(base_url=api.url + "/api/v1", headers=auth("integration")) as client:
+                    r = await client.post("/alerts", json={"kind": "fire", **SPOT, "note": "smoke sensor T-17"})
+                    assert r.status_code == 201, r.text
+                    alert = r.json()
+                    det = OnnxDetector(DEFAULT_MODEL, DetectorConfig(imgsz=320))
+                    pipe = VisionPipeline(
+                        det, scenario.frame,
+                        on_finding=lambda f: asyncio.run_coroutine_threadsafe(publisher.publish(f), loop),
+                    )  # fmt: skip
+                    pipe.add_stream(StreamIngest(alert["airport"], server.url(alert["airport"])))
+                    pipe.start()
+
+                    def seen() -> bool:
+                        row = svc.store.alerts.alert(alert["id"])
+                        return row is not None and row.on_scene_at is not None and row.first_finding_at is not None
+
+                    assert await eventually(seen, 90), svc.store.alerts.alert(alert["id"])
+                    copter = world.vehicles[alert["airport"]].copter
+                    roi, pos = copter.roi, (copter.body.x, copter.body.y)
+                    spot_local = copter.xy_of(SPOT["lon"], SPOT["lat"])  # the vehicle's own frame
+                    assert await eventually(lambda: any(h.json["event"] == "opened" for h in hook.received), 20)
+                    final = (await client.get(f"/alerts/{alert['id']}")).json()
+                    sortie = (await client.get(f"/sorties/{alert['sortie_id']}")).json()
+                    incidents = (await client.get("/incidents")).json()
+                    return {
+                        "alert": alert, "final": final, "sortie": sortie, "incidents": incidents,
+                        "expected": expected, "roi": roi, "pos": pos, "spot": spot_local,
+                    }  # fmt: skip
+            finally:
+                if pipe is not None:
+                    pipe.stop()
+                stop.set()
+                await asyncio.gather(*tasks)
+                await publisher.stop()
+                await api.stop()
+                await server.stop()
+
+    try:
+        got = asyncio.run(run())
+    finally:
+        hook.stop()
+    alert, final = got["alert"], got["final"]
+    assert alert["state"] == "dispatched" and alert["airport"] == got["expected"] == "yuehai", alert
+    assert "launched" in alert["decision"] and "arrives first" in alert["decision"]
+    assert final["seconds"]["launch_ordered"] is not None and final["seconds"]["launch_ordered"] <= 1.0, final
+    assert final["seconds"]["airborne"] < final["seconds"]["on_scene"] < 300, final["seconds"]
+    assert got["sortie"]["alert_id"] == alert["id"] and got["sortie"]["airport"] == "yuehai"
+    assert got["roi"] is not None and math.dist(got["roi"], got["spot"]) < 1.0, "the camera is held on the spot"
+    assert math.dist(got["pos"], got["spot"]) < ORBIT_RADIUS_M + 30
+    fire = [i for i in got["incidents"] if i["kind"] in ("fire", "smoke")]
+    assert fire and fire[0]["alert_id"] == alert["id"], got["incidents"]
+    assert final["state"] == "seen" and final["incident_id"] == fire[0]["id"], final
+    opened = next(h for h in hook.received if h.json["event"] == "opened")
+    assert verify(SECRET, opened.body, opened.headers[SIGNATURE_HEADER.lower()])
+    cap_schema.assertValid(etree.fromstring(opened.json["cap"]["xml"].encode()))
+
+
+def test_with_every_ready_drone_busy_a_lower_priority_patrol_gives_way(scenario: Scenario, tmp_path: Path) -> None:
+    """yuehai's drone is on the dasha-river patrol (priority 3) at 09:00; a fire next to it
+    diverts it rather than waiting for a drone to launch elsewhere."""
+    start = scenario.day_start().replace(hour=8, minute=59, second=30)
+    config = SchedulerConfig(speedup=100, launch_window_s=60)
+
+    async def run() -> dict[str, Any]:
+        async with simulated_district(
+            scenario, start, 100, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path,
+            base_port=free_udp_base(1), airports=["yuehai"], scheduler=config,
+        ) as district:  # fmt: skip
+            svc = district.service
+            stop = asyncio.Event()
+            runner = asyncio.create_task(svc.run(stop))
+            try:
+                flying = lambda: [r for r in svc.store.sorties(state=["airborne"]) if r.patrol == "dasha-river"]  # noqa: E731
+                assert await eventually(lambda: flying() and svc.fleet.snapshot("yuehai").alt_m > 40, 60)
+                patrol = flying()[0]
+                await asyncio.sleep(0.5)
+                snap = svc.fleet.snapshot("yuehai")
+                assert snap.lat is not None and snap.lon is not None
+                lat, lon = snap.lat + 0.002, snap.lon  # 220 m north of it
+                from orchestrator.alerts.desk import AlertIn
+
+                row = await svc.alerts.receive(AlertIn(kind="fire", lat=lat, lon=lon), "api", "test")
+                assert await eventually(lambda: svc.store.alerts.alert(row.id).on_scene_at is not None, 30)
+                done = await eventually(lambda: svc.store.alerts.alert(row.id).state == "nothing_seen", 30)
+                return {
+                    "row": row, "patrol": patrol, "final": svc.store.alerts.alert(row.id), "done": done,
+                    "sortie": svc.store.sortie(patrol.id), "transitions": svc.store.transitions("sortie", patrol.id),
+                    "commands": [c.command for c in svc.store.commands(patrol.id)],
+                }  # fmt: skip
+            finally:
+                stop.set()
+                await runner
+
+    got = asyncio.run(run())
+    row, final = got["row"], got["final"]
+    assert row.state == "dispatched" and row.sortie_id == got["patrol"].id, row
+    assert "diverted" in row.decision and "airborne, diverts" in row.decision, row.decision
+    assert got["sortie"].alert_id == row.id
+    assert any("diverted for alert" in t.reason for t in got["transitions"]), got["transitions"]
+    assert got["commands"][-4:] == ["set_mode", "upload_mission", "set_current", "set_mode"], got["commands"]
+    assert final.launch_ordered_at == final.airborne_at and final.on_scene_at is not None
+    assert (final.on_scene_at - final.received_at).total_seconds() < 120
+    assert got["done"] and "nothing seen" in final.outcome, final
