@@ -42,13 +42,20 @@ class KindRule:
     """... and less than this apart in time are one event."""
     finding_kinds: tuple[str, ...] = ()
     """What vision reports that answers an alert of this kind."""
+    family: str = ""
+    """Alerts of one family at one place are one event (a smoke sensor and a caller
+    reporting flames); empty: the kind itself."""
+
+    @property
+    def event_family(self) -> str:
+        return self.family or self.kind
 
 
 ALERT_RULES: dict[str, KindRule] = {
     r.kind: r
     for r in (
-        KindRule("fire", AlertAction.LAUNCH, 1, 250.0, 3600.0, ("fire", "smoke")),
-        KindRule("smoke", AlertAction.LAUNCH, 1, 300.0, 3600.0, ("smoke", "fire")),
+        KindRule("fire", AlertAction.LAUNCH, 1, 300.0, 3600.0, ("fire", "smoke"), "fire"),
+        KindRule("smoke", AlertAction.LAUNCH, 1, 300.0, 3600.0, ("smoke", "fire"), "fire"),
         KindRule("hazmat", AlertAction.LAUNCH, 1, 300.0, 3600.0, ("fire", "smoke")),
         KindRule("flood", AlertAction.LAUNCH, 2, 300.0, 7200.0, ()),
         KindRule("illegal_parking", AlertAction.PROPOSE, 3, 60.0, 1800.0, ("illegal_parking",)),

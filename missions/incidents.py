@@ -87,6 +87,20 @@ class DetectionZone:
 
 
 @dataclass(frozen=True)
+class AlertCall:
+    """An alert the district's alert system raises on the scenario day (a smoke sensor, a
+    caller): what the simulated alert system sends, for the demo and the benchmarks."""
+
+    id: str
+    at: datetime
+    kind: str
+    lon: float
+    lat: float
+    priority: int | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Incidents:
     """Everything a scenario puts on the ground, and where vision is told to look harder."""
 
@@ -95,3 +109,4 @@ class Incidents:
     no_parking: tuple[NoParkingZone, ...] = ()
     confusers: tuple[Confuser, ...] = ()
     detection_zones: tuple[DetectionZone, ...] = ()
+    alerts: tuple[AlertCall, ...] = ()

@@ -24,7 +24,7 @@ from missions.energy import PowerModel
 from missions.errors import ScenarioError
 from missions.fleet import Airport, Camera, ChargeCurve, DockModel, DroneModel
 from missions.geo import LocalFrame
-from missions.incidents import Confuser, DetectionZone, FirePlan, Incidents, NoParkingZone, VehiclePlan
+from missions.incidents import AlertCall, Confuser, DetectionZone, FirePlan, Incidents, NoParkingZone, VehiclePlan
 from missions.patrols import CronRule, Patrol, PatrolKind, PatrolRule, PointMode, Target, TriggerRule
 from missions.recurrence import Cron, RecurrenceError, Season
 from missions.scenario import spec
@@ -358,7 +358,11 @@ def _incidents(path: Path | None, frame: LocalFrame, tz: timezone, area: BaseGeo
                 raise ScenarioError(f"class_conf {cls}: {score} is not between 0 and 1", file=str(path), item=item)
         confirm = (dz.confirm.k, dz.confirm.n, dz.confirm.span_s) if dz.confirm else None
         detection.append(DetectionZone(dz.id, dz.name, area, {str(k): v for k, v in dz.class_conf.items()}, confirm))
-    return Incidents(fires, vehicles, tuple(zones), confusers, tuple(detection))
+    alerts = tuple(
+        AlertCall(a.id, _aware(a.at, tz), a.kind, a.lon, a.lat, a.priority, a.note)
+        for a in sorted(spec_.alerts, key=lambda a: a.at)
+    )
+    return Incidents(fires, vehicles, tuple(zones), confusers, tuple(detection), alerts)
 
 
 def load_scenario(folder: Path | str | None = None) -> Scenario:

@@ -166,12 +166,23 @@ class DetectionZoneSpec(Strict):
     confirm: ConfirmSpec | None = None
 
 
+class AlertCallSpec(Strict):
+    id: str
+    at: datetime
+    kind: str = Field(min_length=1, max_length=32)
+    lon: Lon
+    lat: Lat
+    priority: int | None = Field(None, ge=1, le=5)
+    note: str = ""
+
+
 class IncidentsSpec(Strict):
     fires: list[FireSpec] = []
     vehicles: list[VehicleSpec] = []
     no_parking: list[NoParkingSpec] = []
     confusers: list[ConfuserSpec] = []
     detection_zones: list[DetectionZoneSpec] = []
+    alerts: list[AlertCallSpec] = []
 
 
 class ScenarioSpec(Strict):

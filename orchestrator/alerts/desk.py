@@ -175,13 +175,17 @@ class AlertDesk:
             note=alert.note,
         )
         cutoff = now - timedelta(seconds=rule.merge_window_s)
-        open_alerts = [a for a in self.book.alerts(state=OPEN_ALERTS, since=cutoff) if a.kind == alert.kind]
-        twin = same_event(
-            alert.kind, lat, lon, now, [Sighting(a.id, a.kind, a.lat, a.lon, a.received_at) for a in open_alerts], rule
-        )
+        family = rule.event_family
+        open_alerts = [
+            a
+            for a in self.book.alerts(state=OPEN_ALERTS, since=cutoff)
+            if a.kind in ALERT_RULES and ALERT_RULES[a.kind].event_family == family
+        ]
+        sightings = [Sighting(a.id, family, a.lat, a.lon, a.received_at) for a in open_alerts]
+        twin = same_event(family, lat, lon, now, sightings, rule)
         if twin is not None:
             d = haversine_m(lon, lat, twin.lon, twin.lat)
-            why = f"merged into alert {twin.id} ({d:.0f} m away, {alert.kind}): its drone answers both"
+            why = f"merged into alert {twin.id} ({d:.0f} m away, the same {family}): its drone answers both"
             return self._add(row, "merged", why, merged_into=twin.id)
         try:
             decision, states = self.dispatcher.decide(lat, lon, priority)
@@ -285,10 +289,27 @@ class AlertDesk:
                 raise KeyError(alert_id)
             if row.state not in ("proposed", "unserved"):
                 raise ValueError(f"alert {alert_id} is {row.state}: only a proposed or unserved alert is sent")
-            decision, states = self.dispatcher.decide(row.lat, row.lon, row.priority)
-            if decision.choice is None:
-                return self._update(alert_id, state="unserved", decision=decision.reason)
-            return await self._send(row, decision, states)
+            return await self._again(row)
+
+    async def _again(self, row: AlertRow) -> AlertRow:
+        decision, states = self.dispatcher.decide(row.lat, row.lon, row.priority)
+        if decision.choice is None:
+            return self._update(row.id, state="unserved", decision=decision.reason)
+        return await self._send(row, decision, states)
+
+    async def recover(self, max_age_s: float = 1800.0) -> None:
+        """After a restart: an alert recorded but not yet sent (the service stopped between
+        the two) is decided and sent now, unless it is too old to be worth a flight."""
+        async with self._lock:
+            for row in self.book.alerts(state=["received"]):
+                age = (self.clock() - row.received_at).total_seconds()
+                if age > max_age_s:
+                    self._update(
+                        row.id, state="unserved", decision=f"the service restarted {age / 60:.0f} min after it came"
+                    )
+                    continue
+                log.info("alert %s: taken before a restart, sending a drone now", row.id)
+                await self._again(row)
 
     # ---- following it -------------------------------------------------------------------
     def on_sortie(self, row: SortieRow) -> None:
@@ -333,6 +354,9 @@ class AlertDesk:
         """Watch dispatched alerts: over the spot (on scene), and back without a finding
         (nothing seen). Wall-clock polling: positions come at 4 Hz anyway."""
         follows: dict[str, _Follow] = {}
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.5)  # the scheduler re-attaches its sorties first
+        await self.recover()
         while not stop.is_set():
             for alert in self.book.alerts(state=("dispatched", "on_scene", "seen")):
                 self._look(alert, follows.setdefault(alert.id, _Follow()))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from missions.scenario import Scenario
+from orchestrator.alerts.desk import alert_json
 from orchestrator.bus.broker import BrokerAddress, EmbeddedBroker
 from orchestrator.commands.serve import ApiServer, stop_on_signals
 from orchestrator.executor.failsafe import failsafe_params
@@ -28,6 +29,7 @@ from orchestrator.scheduler.day import SchedulerConfig
 from orchestrator.service.core import Service
 from orchestrator.settings import AlertSettings, ApiUser
 from orchestrator.store import Store
+from sim.alert_system import SimAlertSystem
 
 if TYPE_CHECKING:
     from sim.world import SimWorld
@@ -159,11 +161,16 @@ async def run_demo(scenario: Scenario, opts: DemoOptions, stop: asyncio.Event | 
                 flush=True,
             )
             runner = asyncio.create_task(service.run(stop))
+            caller = SimAlertSystem(
+                scenario.incidents.alerts, district.world.clock.now, district.mqtt.host, district.mqtt.port
+            )
+            calls = asyncio.create_task(caller.run(stop))
             while not stop.is_set() and service.clock() < end:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
             stop.set()
             await runner
+            await calls
         finally:
             await api.stop()
         summary = Counter(r.state for r in store.sorties(limit=100_000))
@@ -171,5 +178,33 @@ async def run_demo(scenario: Scenario, opts: DemoOptions, stop: asyncio.Event | 
         print(f"day over at {service.clock():%H:%M}: " + ", ".join(f"{n} {s}" for s, n in sorted(summary.items())))
         for r in held:
             print(f"  {r.id} ({r.airport}) {r.state}: {r.reason}")
+        _alert_summary(service, start, end)
         print(f"record: {db}")
     return dict(summary)
+
+
+def _alert_summary(service: Service, start: datetime, end: datetime) -> None:
+    """Each inbound alert with what became of it, and the response times over the day."""
+    book, tz = service.store.alerts, service.scenario.tz
+    rows = sorted(book.alerts(since=start, until=end, limit=100_000), key=lambda a: a.received_at)
+    if not rows:
+        return
+    print(f"alerts: {len(rows)} received")
+    for a in rows:
+        secs = alert_json(a)["seconds"]
+        timing = ", ".join(f"{k.replace('_', ' ')} +{v:.0f} s" for k, v in secs.items() if v is not None)
+        what = a.outcome or a.decision
+        print(
+            f"  {a.received_at.astimezone(tz):%H:%M:%S} {a.external_id or a.id} {a.kind}: {a.state}"
+            f"{' (' + timing + ')' if timing else ''}; {what}"
+        )
+    measures = service.alerts.measures(start, end)["stages"]
+    on_scene, launch = measures["on_scene"], measures["launch_ordered"]
+    if on_scene["n"]:
+        print(
+            f"  on scene after receipt: p50 {on_scene['p50']:.0f} s, p95 {on_scene['p95']:.0f} s (n={on_scene['n']}); "
+            f"launch ordered: p50 {launch['p50']:.1f} s"
+        )
+    incidents = book.incidents(limit=100_000)
+    if incidents:
+        print(f"incidents: {len(incidents)}, " + ", ".join(f"{i.id} {i.kind} {i.state}" for i in incidents[:8]))
