@@ -2,6 +2,8 @@
 
 Each area's script prints readable lines and then one JSON object as its last line; this
 runner keeps both: the JSON as a table of figures, the lines as the run's log.
+`python bench/run_all.py alerts vision` runs only those areas and keeps the other
+sections of docs/benchmarks.md as they were.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ TARGETS = {
     "sim": {"speedup_8": ">= 30", "speedup_100": ">= 10"},
     "render": {"fps_640x360": ">= 60"},
     "orchestrator": {"upload100_loss5_s": "< 3 s", "loop_lag_p99_ms_100": "< 50 ms"},
+    "alerts": {"alert_to_takeoff_cmd_s": "< 1 s (wall)", "on_scene_p95_s": "<= 300 s (simulated)"},
     "vision": {
         "speedup_640": ">= 2",
         "speedup_320": ">= 2",
@@ -41,11 +44,32 @@ TARGETS = {
 }
 
 
-def main() -> int:
+def _previous(path: Path) -> dict[str, str]:
+    """The sections of an earlier docs/benchmarks.md, by area."""
+    if not path.is_file():
+        return {}
+    out: dict[str, str] = {}
+    for chunk in path.read_text(encoding="utf-8").split("\n## ")[1:]:
+        area = chunk.split("\n", 1)[0].strip()
+        out[area] = "## " + chunk.rstrip() + "\n"
+    return out
+
+
+def main(only: list[str]) -> int:
+    target = ROOT / "docs" / "benchmarks.md"
+    kept = _previous(target) if only else {}
     scripts = sorted(p for p in (ROOT / "bench").glob("*.py") if p.name not in SKIP)
+    unknown = set(only) - {p.stem for p in scripts}
+    if unknown:
+        print(f"no benchmark for {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
     sections = []
     failed = False
     for script in scripts:
+        if only and script.stem not in only:
+            if script.stem in kept:
+                sections.append(kept[script.stem])
+            continue
         area = script.stem
         print(f"== {area}", flush=True)
         proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT, check=False)
@@ -63,11 +87,13 @@ def main() -> int:
             sections.append(f"## {area}\n\nNo figures: its last line was not JSON.\n")
             continue
         targets = TARGETS.get(area, {})
+        images = figures.pop("images", [])
         rows = "\n".join(f"| `{k}` | {v} | {targets.get(k, '')} |" for k, v in figures.items())
         log = "\n".join(lines[:-1])
+        pictures = "".join(f"![{area}]({path})\n\n" for path in images)
         sections.append(
             f"## {area}\n\n`python bench/{script.name}`\n\n| figure | value | target |\n|---|---|---|\n{rows}\n\n"
-            f"```\n{log}\n```\n"
+            f"{pictures}```\n{log}\n```\n"
         )
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = (
@@ -75,10 +101,12 @@ def main() -> int:
         f"its section, run on {platform.machine()} with Python {platform.python_version()}, "
         f"{stamp}. Numbers are from one run on a 2-core machine; compare ratios, not absolutes.\n\n"
     )
+    if only:
+        header = header.replace(f"{stamp}.", f"{stamp} ({', '.join(only)}; the other sections from an earlier run).")
     (ROOT / "docs").mkdir(exist_ok=True)
-    (ROOT / "docs" / "benchmarks.md").write_text(header + "\n".join(sections), encoding="utf-8")
+    target.write_text(header + "\n".join(sections), encoding="utf-8")
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

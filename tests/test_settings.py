@@ -50,3 +50,16 @@ def test_vision_settings_are_checked(tmp_path: Path) -> None:
         bad.write_text(body)
         with pytest.raises(ConfigError, match=why):
             Settings.load(bad)
+
+
+def test_alert_settings_refuse_unknown_kinds_and_short_secrets(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nalerts:\n  policy: {meteor: launch}\n")
+    with pytest.raises(ConfigError, match="unknown alert kinds"):
+        Settings.load(bad)
+    bad.write_text("version: 1\nalerts:\n  webhooks: [{url: 'https://x.example', secret: short}]\n")
+    with pytest.raises(ConfigError, match="secret"):
+        Settings.load(bad)
+    bad.write_text("version: 1\nalerts:\n  webhooks: [{url: 'ftp://x.example', secret: 0123456789abcdef}]\n")
+    with pytest.raises(ConfigError, match="url"):
+        Settings.load(bad)
