@@ -144,8 +144,8 @@ def test_an_alert_launches_the_earliest_drone_which_orbits_the_spot_and_reports_
 def test_with_every_ready_drone_busy_a_lower_priority_patrol_gives_way(scenario: Scenario, tmp_path: Path) -> None:
     """yuehai's drone is on the dasha-river patrol (priority 3) at 09:00; a fire next to it
     diverts it rather than waiting for a drone to launch elsewhere."""
-    start = scenario.day_start().replace(hour=8, minute=59, second=30)
-    config = SchedulerConfig(speedup=100, launch_window_s=60)
+    start = scenario.day_start().replace(hour=8, minute=58)
+    config = SchedulerConfig(speedup=100, launch_window_s=600)  # the 08:11 sortie has expired
 
     async def run() -> dict[str, Any]:
         async with simulated_district(
