@@ -146,6 +146,9 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = SchedulerSettings()
     failsafe: FailsafeSettings = FailsafeSettings()
     alerts: AlertSettings = AlertSettings()
+    video: dict[str, str] = Field(
+        default_factory=dict, description="airport id -> its drone's video stream (MJPEG URL), for the dashboard"
+    )
 
     def database_url(self) -> str:
         return self.database or f"sqlite:///{self.data_dir / 'dronepatrol.db'}"

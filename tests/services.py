@@ -111,3 +111,26 @@ class MosquittoProcess:
             self.proc.wait(5)
             self.proc = None
             self.log.close()
+
+
+CHROMIUM_ENV = "DRONEPATROL_TEST_CHROMIUM"
+
+
+def chromium_path() -> str:
+    """Debian's Chromium for Playwright (never a browser Playwright downloads)."""
+    path = os.environ.get(CHROMIUM_ENV) or shutil.which("chromium") or ""
+    if not path or not Path(path).exists():
+        _missing("Chromium", CHROMIUM_ENV)
+    return path
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+"""Headless on a machine with no network: no background connections to refuse."""

@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from orchestrator.api.auth import TokenBook
 from orchestrator.api.models import Problem
-from orchestrator.api.routes import alerts, fleet, live, plans, records
+from orchestrator.api.routes import alerts, fleet, live, plans, records, web
 from orchestrator.service.core import Service
 from orchestrator.settings import ApiUser
 
@@ -54,6 +55,8 @@ def create_app(service: Service, users: list[ApiUser]) -> FastAPI:
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _reason(list(exc.errors()))}, status_code=422)
 
-    for module in (fleet, plans, records, alerts, live):
+    for module in (fleet, plans, records, alerts, web, live):
         app.include_router(module.router, prefix=PREFIX, responses=COMMON_RESPONSES)
+    app.include_router(web.page)
+    app.mount("/ui", StaticFiles(directory=web.WEB), name="ui")
     return app

@@ -257,3 +257,11 @@ class IncidentStep(BaseModel):
 
     state: Literal["acknowledged", "dispatched", "resolved", "false_alarm"]
     note: str = Field("", max_length=1000, examples=["fire crew 12 sent from Xili station"])
+
+
+class WhoAmI(BaseModel):
+    name: str = Field(examples=["otto"])
+    role: Literal["viewer", "operator", "admin", "integration"]
+    may: dict[str, bool] = Field(
+        description="command (launch, abort, return home, pause), send_alerts, step_incidents, read_audit"
+    )

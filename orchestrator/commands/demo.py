@@ -87,10 +87,14 @@ async def simulated_district(
     airports: list[str] | None = None,
     scheduler: SchedulerConfig | None = None,
     alerts: AlertSettings | None = None,
+    video: bool = False,
 ) -> AsyncIterator[District]:
     """The simulator and the service, connected over MQTT and MAVLink/UDP, started; the
-    scheduler is not running yet (call `service.run(stop)`)."""
+    scheduler is not running yet (call `service.run(stop)`). With `video`, every drone's
+    camera streams MJPEG while the dashboard watches it."""
     from sim.dock.bus import DockBus
+    from sim.video.mjpeg import MjpegServer
+    from sim.video.service import VideoService
     from sim.world import SimWorld
 
     broker = None
@@ -100,6 +104,16 @@ async def simulated_district(
     else:
         address = BrokerAddress.parse(mqtt)
     world = SimWorld(scenario, start, speedup=speedup, seed=seed, host=host, base_port=base_port, airports=airports)
+    server = MjpegServer(host) if video else None
+    cameras = VideoService(world, server, fps=5) if server is not None else None
+    if server is not None and cameras is not None:
+        cameras.active = set()
+        await server.start()  # its port goes into the service's video URLs
+
+    def watch(airport: str, on: bool) -> None:
+        if cameras is not None and cameras.active is not None:
+            (cameras.active.add if on else cameras.active.discard)(airport)
+
     store = Store.open(db_url)
     service = Service(
         scenario,
@@ -112,6 +126,8 @@ async def simulated_district(
         scheduler=scheduler or SchedulerConfig(speedup=speedup, failsafes=sim_failsafes(scenario, speedup)),
         client_id=f"dronepatrol-orchestrator-{uuid.uuid4().hex[:8]}",
         alerts=alerts,
+        video={a: server.url(a) for a in world.vehicles} if server is not None else None,
+        video_watch=watch,
     )
     sim_stop = asyncio.Event()
     sim_tasks: list[asyncio.Task[None]] = []
@@ -119,6 +135,8 @@ async def simulated_district(
         await world.open()
         docks = DockBus(world, address.host, address.port)
         sim_tasks = [asyncio.create_task(world.run(sim_stop)), asyncio.create_task(docks.run(sim_stop))]
+        if cameras is not None:
+            sim_tasks.append(asyncio.create_task(cameras.run(sim_stop)))
         await asyncio.wait_for(docks.connected.wait(), 10)
         await service.start(scenario.day_start())
         yield District(world, service, store, address)
@@ -128,6 +146,8 @@ async def simulated_district(
         for t in sim_tasks:
             with contextlib.suppress(Exception):
                 await t
+        if server is not None:
+            await server.stop()
         world.close()
         store.close()
         if broker is not None:
@@ -145,13 +165,14 @@ async def run_demo(scenario: Scenario, opts: DemoOptions, stop: asyncio.Event | 
         stale.unlink(missing_ok=True)  # the simulated drones start fresh, so does the record
     users = demo_users()
     async with simulated_district(
-        scenario, start, opts.speedup, f"sqlite:///{db}", opts.data_dir, host=opts.host, seed=opts.seed
+        scenario, start, opts.speedup, f"sqlite:///{db}", opts.data_dir, host=opts.host, seed=opts.seed, video=True
     ) as district:
         service, store = district.service, district.store
         api = ApiServer(service, users, opts.host, opts.port)
         await api.start()
         try:
             print(f"api: {api.url}/api/v1", flush=True)
+            print(f"dashboard: {api.url}/", flush=True)
             print(f"docs: {api.url}/api/v1/docs", flush=True)
             for u in users:
                 print(f"token {u.role}: {u.token}", flush=True)

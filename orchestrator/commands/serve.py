@@ -102,6 +102,8 @@ async def serve(settings: Settings, scenario: Scenario, stop: asyncio.Event | No
         data_dir=settings.data_dir,
         client_id=settings.mqtt_client_id,
         alerts=settings.alerts,
+        video=settings.video,
+        vision_model=settings.vision.model,
         signing_key=bytes.fromhex(settings.signing_key) if settings.signing_key else None,
         scheduler=SchedulerConfig(
             speedup=settings.speedup,

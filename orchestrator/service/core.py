@@ -35,6 +35,7 @@ from orchestrator.fleet.tracker import FleetTracker
 from orchestrator.links.mavlink_link import MavlinkLink
 from orchestrator.scheduler.day import DayScheduler, SchedulerConfig
 from orchestrator.service.events import EventHub
+from orchestrator.service.live_view import LiveView
 from orchestrator.settings import AlertSettings
 from orchestrator.store import FindingRecord, SortieRow, Store, TransitionRecord
 
@@ -83,6 +84,9 @@ class Service:
         scheduler: SchedulerConfig | None = None,
         client_id: str = "dronepatrol-orchestrator",
         alerts: AlertSettings | None = None,
+        video: dict[str, str] | None = None,
+        video_watch: Callable[[str, bool], None] | None = None,
+        vision_model: Path | None = None,
     ) -> None:
         self.scenario = scenario
         self.store = store
@@ -143,6 +147,7 @@ class Service:
             announce=self.hub.publish,
         )
         self.bus_alerts = BusAlerts(self.alerts, self.bus)
+        self.live = LiveView(video or {}, model=vision_model, on_watch=video_watch)
         self.started = asyncio.Event()
 
     # ---- lifecycle ----------------------------------------------------------------------

@@ -51,6 +51,8 @@ class VideoService:
         self.effects = Effects(noise_sigma=2.0)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
         self.frames = 0
+        self.active: set[str] | None = None
+        """Render only these cameras (someone watches them); None: every one."""
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
@@ -59,6 +61,8 @@ class VideoService:
             while not stop.is_set():
                 t0 = loop.time()
                 for aid, cam in self.cameras.items():
+                    if self.active is not None and aid not in self.active:
+                        continue
                     v = self.world.vehicles[aid]
                     if not v.copter.airborne and tick % GROUNDED_EVERY:
                         continue

@@ -10,11 +10,13 @@ from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import StreamingResponse
 
 from orchestrator.api.audit import fail, guard, record, service
 from orchestrator.api.auth import Anyone, Reader
 from orchestrator.api.models import Airport, CommandReply, Dock, Drone, Problem
 from orchestrator.fleet.machine import FLYING, OrderHome
+from orchestrator.service.live_view import BOUNDARY
 
 router = APIRouter(tags=["fleet"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "no such airport or drone"}}
@@ -103,3 +105,23 @@ async def return_home(drone_id: str, request: Request, who: Anyone) -> CommandRe
         svc.fleet.handle(drone_id, OrderHome(why))
     record(request, who, "return_home", drone_id, {}, 202, why)
     return CommandReply(detail=f"{drone_id} ordered home")
+
+
+@router.get(
+    "/drones/{drone_id}/video",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"multipart/x-mixed-replace": {}}, "description": "MJPEG with the detector's boxes drawn"},
+        **NOT_FOUND,
+    },
+    summary="the drone's live video with detections drawn (MJPEG, for an <img>; ?access_token= for browsers)",
+)
+async def drone_video(drone_id: str, request: Request, who: Reader) -> StreamingResponse:
+    svc = service(request)
+    if drone_id not in svc.live.urls:
+        raise HTTPException(404, f"no video for drone '{drone_id}' (settings: video)")
+    return StreamingResponse(
+        svc.live.frames(drone_id),
+        media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+        headers={"Cache-Control": "no-store"},
+    )

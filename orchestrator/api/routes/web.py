@@ -1,0 +1,85 @@
+"""The operators' dashboard: its page and assets (no CDN: everything is served from here),
+who the caller is, and the district as GeoJSON layers for the map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse
+from shapely.geometry import mapping
+
+from orchestrator.api.audit import service
+from orchestrator.api.auth import ALERTING, AUDIT, COMMAND, Reader
+from orchestrator.api.models import WhoAmI
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+"""index.html, app.js, app.css and vendor/ (Leaflet, committed as built; see web/README.md)."""
+
+page = APIRouter(include_in_schema=False)
+router = APIRouter(tags=["dashboard"])
+
+
+@page.get("/")
+def index() -> FileResponse:
+    return FileResponse(WEB / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/whoami", response_model=WhoAmI, summary="the caller's name, role and what it may do")
+def whoami(who: Reader) -> dict[str, Any]:
+    return {
+        "name": who.name,
+        "role": who.role,
+        "may": {
+            "command": who.role in COMMAND,
+            "send_alerts": who.role in ALERTING,
+            "step_incidents": who.role in ALERTING,
+            "read_audit": who.role in AUDIT,
+        },
+    }
+
+
+@router.get("/map", summary="the district, airspace zones, airports and patrols as one GeoJSON FeatureCollection")
+def district_map(request: Request, who: Reader) -> dict[str, Any]:
+    svc = service(request)
+    sc = svc.scenario
+    features: list[dict[str, Any]] = [
+        {
+            "type": "Feature",
+            "properties": {"layer": "district", "name": sc.name},
+            "geometry": mapping(sc.district_lonlat),
+        }
+    ]
+    for z in sc.airspace.zones:
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "layer": "zone",
+                    "id": z.id,
+                    "name": z.name,
+                    "kind": z.kind.value,
+                    "temporary": bool(z.active),
+                    "emergency_access": z.emergency_access,
+                },
+                "geometry": mapping(sc.frame.geometry_to_lonlat(z.area)),
+            }
+        )
+    for p in sc.patrols.values():
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"layer": "patrol", "id": p.id, "name": p.name, "kind": p.kind.value},
+                "geometry": mapping(sc.frame.geometry_to_lonlat(p.geometry)),
+            }
+        )
+    for a in sc.airports.values():
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"layer": "airport", "id": a.id, "name": a.name, "subdistrict": a.subdistrict},
+                "geometry": {"type": "Point", "coordinates": [a.lon, a.lat]},
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}

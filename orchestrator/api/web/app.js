@@ -1,0 +1,474 @@
+/* dronepatrol watch centre: the district on a map, the airports, the day's schedule,
+ * incidents and alerts, live, from the service's own API (no other server, no CDN).
+ * Commands are shown only to roles that may give them; the API refuses them anyway. */
+"use strict";
+
+const API = "/api/v1";
+const KINDS = ["fire", "smoke", "hazmat", "flood", "illegal_parking"];
+const STEPS = [
+  ["acknowledged", "Acknowledge"],
+  ["dispatched", "Dispatch ground unit"],
+  ["resolved", "Resolve"],
+  ["false_alarm", "False alarm"],
+];
+const ZONE_STYLE = {
+  no_fly: { color: "#c62828", weight: 1, fillOpacity: 0.18 },
+  approval_required: { color: "#ef6c00", weight: 1, fillOpacity: 0.08, dashArray: "4 3" },
+};
+
+const state = {
+  token: sessionStorage.getItem("dronepatrol.token") || "",
+  me: null,
+  tz: "+08:00",
+  airports: [],
+  drones: {},
+  sorties: [],
+  patrols: [],
+  incidents: [],
+  alerts: [],
+  selectedIncident: null,
+  selectedSortie: null,
+  tracks: {},
+};
+const layers = {};
+const markers = { airports: {}, drones: {}, incidents: {}, tracks: {} };
+let map = null;
+let events = null;
+const timers = [];
+window.dashboard = { state, markers };
+
+// ---- helpers ---------------------------------------------------------------------------
+function esc(text) {
+  return String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+function hhmm(iso) {
+  return iso ? iso.slice(11, 16) : "";
+}
+function may(what) {
+  return Boolean(state.me && state.me.may[what]);
+}
+async function api(path, options = {}) {
+  const headers = { Authorization: `Bearer ${state.token}`, ...(options.headers || {}) };
+  if (options.body && typeof options.body !== "string") {
+    headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(options.body);
+  }
+  const reply = await fetch(API + path, { ...options, headers });
+  if (reply.status === 401) {
+    signOut("your token is no longer accepted");
+    throw new Error("unauthorised");
+  }
+  const data = reply.headers.get("content-type")?.includes("json") ? await reply.json() : await reply.text();
+  if (!reply.ok) {
+    throw new Error((data && data.detail) || `HTTP ${reply.status}`);
+  }
+  return data;
+}
+function toast(text, ms = 6000) {
+  const el = document.getElementById("toast");
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (el.hidden = true), ms);
+}
+async function command(label, path, body) {
+  try {
+    const reply = await api(path, { method: "POST", body: body || {} });
+    toast(`${label}: ${reply.detail || reply.decision || reply.state || "done"}`);
+    return reply;
+  } catch (err) {
+    toast(`${label} refused: ${err.message}`);
+    return null;
+  }
+}
+
+// ---- sign in ------------------------------------------------------------------------------
+async function signIn(token) {
+  state.token = token;
+  try {
+    state.me = await api("/whoami");
+  } catch (err) {
+    document.getElementById("login-error").textContent = err.message === "unauthorised" ? "unknown token" : err.message;
+    return false;
+  }
+  sessionStorage.setItem("dronepatrol.token", token);
+  document.getElementById("login").hidden = true;
+  document.getElementById("app").hidden = false;
+  document.getElementById("who").textContent = `${state.me.name} (${state.me.role})`;
+  document.body.dataset.role = state.me.role;
+  await start();
+  return true;
+}
+function signOut(why) {
+  sessionStorage.removeItem("dronepatrol.token");
+  state.token = "";
+  state.me = null;
+  timers.splice(0).forEach(clearInterval);
+  if (events) events.close();
+  document.getElementById("app").hidden = true;
+  document.getElementById("login").hidden = false;
+  document.getElementById("login-error").textContent = why || "";
+}
+
+// ---- map --------------------------------------------------------------------------------
+async function buildMap() {
+  if (map) return;
+  map = L.map("map", { zoomSnap: 0.25, preferCanvas: false, attributionControl: false });
+  window.dashboard.map = map;
+  const geo = await api("/map");
+  const by = (layer) => ({ type: "FeatureCollection", features: geo.features.filter((f) => f.properties.layer === layer) });
+  layers.district = L.geoJSON(by("district"), { style: { color: "#37474f", weight: 2, fillColor: "#f7f9f4", fillOpacity: 1 }, interactive: false }).addTo(map);
+  layers.patrols = L.geoJSON(by("patrol"), {
+    style: { color: "#5c6bc0", weight: 1.5, opacity: 0.7, fillOpacity: 0.05 },
+    pointToLayer: (f, ll) => L.circleMarker(ll, { radius: 4, color: "#5c6bc0" }),
+    onEachFeature: (f, l) => l.bindTooltip(`patrol ${esc(f.properties.name)}`),
+  }).addTo(map);
+  layers.zones = L.geoJSON(by("zone"), {
+    style: (f) => ZONE_STYLE[f.properties.kind] || ZONE_STYLE.approval_required,
+    onEachFeature: (f, l) => l.bindTooltip(`${esc(f.properties.name)} (${f.properties.kind.replace("_", " ")}${f.properties.temporary ? ", temporary" : ""})`),
+  }).addTo(map);
+  layers.airports = L.layerGroup().addTo(map);
+  for (const f of by("airport").features) {
+    const [lon, lat] = f.geometry.coordinates;
+    const m = L.circleMarker([lat, lon], { radius: 8, color: "#14202c", weight: 2, fillColor: "#fff", fillOpacity: 1, className: "airport-marker" });
+    m.bindTooltip(f.properties.id, { permanent: true, direction: "right", className: "airport-label", offset: [8, 0] });
+    m.on("click", () => selectAirport(f.properties.id));
+    m.addTo(layers.airports);
+    markers.airports[f.properties.id] = m;
+  }
+  layers.tracks = L.layerGroup().addTo(map);
+  layers.incidents = L.layerGroup().addTo(map);
+  layers.drones = L.layerGroup().addTo(map);
+  map.fitBounds(layers.district.getBounds(), { padding: [10, 10] });
+  L.control.scale({ imperial: false }).addTo(map);
+  L.control.layers(null, { "airspace zones": layers.zones, "patrol paths": layers.patrols, tracks: layers.tracks, incidents: layers.incidents }, { collapsed: true }).addTo(map);
+  map.on("click", (e) => dispatchPopup(e.latlng));
+}
+
+function dispatchPopup(latlng) {
+  if (!may("send_alerts")) return;
+  const box = document.createElement("div");
+  box.className = "dispatch-popup";
+  box.innerHTML = `<div><b>Send the earliest drone here</b></div>
+    <div class="muted">${latlng.lat.toFixed(5)}, ${latlng.lng.toFixed(5)}</div>
+    <select class="dispatch-kind">${KINDS.map((k) => `<option value="${k}">${k.replace("_", " ")}</option>`).join("")}</select>
+    <button class="dispatch-send" type="button">Dispatch</button>`;
+  const popup = L.popup().setLatLng(latlng).setContent(box).openOn(map);
+  box.querySelector(".dispatch-send").addEventListener("click", async () => {
+    const kind = box.querySelector(".dispatch-kind").value;
+    const reply = await command("Dispatch", "/alerts", { kind, lat: latlng.lat, lon: latlng.lng, priority: 1, note: `from the dashboard (${state.me.name})` });
+    map.closePopup(popup);
+    if (reply) {
+      toast(`Alert ${reply.id}: ${reply.state} — ${reply.decision}`, 10000);
+      refreshAlerts();
+    }
+  });
+}
+
+function droneMarker(d) {
+  if (d.lat == null || d.lon == null) return;
+  const ll = [d.lat, d.lon];
+  const flying = ["launching", "airborne", "returning", "landing"].includes(d.phase);
+  let m = markers.drones[d.id];
+  if (!m) {
+    m = L.circleMarker(ll, { radius: 6, weight: 2, color: "#0d47a1", fillColor: "#42a5f5", fillOpacity: 1, className: "drone-marker" });
+    m.on("click", () => openVideo(d.id));
+    m.addTo(layers.drones);
+    markers.drones[d.id] = m;
+  }
+  m.setLatLng(ll);
+  m.setStyle({ fillColor: flying ? "#42a5f5" : "#cfd8dc", radius: flying ? 7 : 5 });
+  m.bindTooltip(`${d.id}: ${d.phase}${d.battery_pct != null ? `, ${Math.round(d.battery_pct)} %` : ""}${d.alt_m > 1 ? `, ${Math.round(d.alt_m)} m` : ""}`);
+  const track = (state.tracks[d.id] = state.tracks[d.id] || []);
+  if (flying) {
+    const last = track[track.length - 1];
+    if (!last || last[0] !== ll[0] || last[1] !== ll[1]) track.push(ll);
+    if (track.length > 600) track.shift();
+  } else if (track.length) {
+    track.length = 0;
+  }
+  let line = markers.tracks[d.id];
+  if (!line) {
+    line = markers.tracks[d.id] = L.polyline([], { color: "#1565c0", weight: 2, opacity: 0.6 }).addTo(layers.tracks);
+  }
+  line.setLatLngs(track);
+}
+
+// ---- data --------------------------------------------------------------------------------
+async function refreshDrones() {
+  const drones = await api("/drones");
+  for (const d of drones) {
+    state.drones[d.id] = d;
+    droneMarker(d);
+  }
+  renderAirports();
+}
+async function refreshAirports() {
+  state.airports = await api("/airports");
+  renderAirports();
+}
+async function refreshSchedule() {
+  const [sorties, patrols] = await Promise.all([api("/sorties?limit=1000"), api("/patrols")]);
+  state.sorties = sorties;
+  state.patrols = patrols;
+  renderSchedule();
+}
+async function refreshIncidents() {
+  state.incidents = await api("/incidents?limit=200");
+  renderIncidents();
+  if (state.selectedIncident) showIncident(state.selectedIncident, false);
+}
+async function refreshAlerts() {
+  state.alerts = await api("/alerts?limit=200");
+  renderAlerts();
+}
+async function refreshClock() {
+  const h = await fetch(API + "/health").then((r) => r.json());
+  document.getElementById("clock").textContent = h.time.slice(0, 19).replace("T", " ");
+  state.tz = h.time.slice(-6);
+  state.now = h.time;
+}
+
+// ---- airports -----------------------------------------------------------------------------
+function selectAirport(id) {
+  switchTab("airports");
+  const card = document.querySelector(`.airport-card[data-id="${id}"]`);
+  if (card) card.scrollIntoView({ block: "nearest" });
+}
+function renderAirports() {
+  const box = document.getElementById("tab-airports");
+  const flying = Object.values(state.drones).filter((d) => ["launching", "airborne", "returning", "landing"].includes(d.phase)).length;
+  document.getElementById("summary").textContent = `${state.airports.length} airports, ${flying} in the air`;
+  box.innerHTML = state.airports
+    .map((a) => {
+      const d = state.drones[a.drone || a.id] || {};
+      const w = a.dock.weather || {};
+      const actions = [];
+      if (may("command") && ["airborne", "returning", "launching"].includes(d.phase)) {
+        actions.push(`<button class="cmd cmd-return-home" data-drone="${esc(d.id)}" type="button">Return home</button>`);
+      }
+      if (may("command") && a.out_of_service) {
+        actions.push(`<button class="cmd cmd-clear-fault" data-airport="${esc(a.id)}" type="button">Clear fault</button>`);
+      }
+      if (d.id) actions.push(`<button class="video-open" data-drone="${esc(d.id)}" type="button">Video</button>`);
+      return `<div class="airport-card" data-id="${esc(a.id)}">
+        <h4><span>${esc(a.name)}</span><span class="phase ${esc(d.phase || "")}">${esc(d.phase || "no drone")}</span></h4>
+        <div class="row"><span>lid ${esc(a.dock.lid ?? "?")}</span><span>${a.dock.charging ? "charging" : "not charging"}</span>
+          <span>battery ${d.battery_pct != null ? Math.round(d.battery_pct) + " %" : "?"}</span>
+          <span>wind ${w.wind_ms != null ? w.wind_ms.toFixed(1) : "?"} m/s</span><span>rain ${w.rain_mm_h != null ? w.rain_mm_h.toFixed(1) : "?"} mm/h</span>
+          ${a.dock.faults && a.dock.faults.length ? `<span class="error">fault: ${esc(a.dock.faults.join(", "))}</span>` : ""}
+          ${a.out_of_service ? `<span class="error">out of service: ${esc(a.out_of_service)}</span>` : ""}</div>
+        <div class="row">${esc(d.reason || "")}${d.sortie ? ` — sortie ${esc(d.sortie)}` : ""}</div>
+        <div class="actions">${actions.join("")}</div></div>`;
+    })
+    .join("");
+  box.querySelectorAll(".cmd-return-home").forEach((b) => b.addEventListener("click", () => command("Return home", `/drones/${b.dataset.drone}/return-home`)));
+  box.querySelectorAll(".cmd-clear-fault").forEach((b) => b.addEventListener("click", () => command("Clear fault", `/airports/${b.dataset.airport}/clear-fault`)));
+  box.querySelectorAll(".video-open").forEach((b) => b.addEventListener("click", () => openVideo(b.dataset.drone)));
+}
+
+// ---- schedule -----------------------------------------------------------------------------
+function minutes(iso) {
+  return iso ? Number(iso.slice(11, 13)) * 60 + Number(iso.slice(14, 16)) : null;
+}
+function renderSchedule() {
+  const box = document.getElementById("timeline");
+  const times = state.sorties.flatMap((s) => [minutes(s.planned_launch), minutes(s.planned_land)]).filter((m) => m != null);
+  const lo = Math.max(0, Math.floor((Math.min(...times, 6 * 60) - 30) / 60) * 60);
+  const hi = Math.min(24 * 60, Math.ceil((Math.max(...times, 20 * 60) + 30) / 60) * 60);
+  const pct = (m) => ((m - lo) / (hi - lo)) * 100;
+  const axis = [];
+  for (let h = lo; h <= hi; h += 120) axis.push(`<span style="left:${pct(h)}%">${String(h / 60).padStart(2, "0")}:00</span>`);
+  const now = minutes(state.now);
+  const rows = state.airports.map((a) => {
+    const bars = state.sorties
+      .filter((s) => s.airport === a.id && s.planned_launch)
+      .map((s) => {
+        const start = minutes(s.started_at) ?? minutes(s.planned_launch);
+        const end = Math.max(minutes(s.ended_at) ?? minutes(s.planned_land) ?? start + 10, start + 2);
+        const title = `${s.id}: ${s.state} — ${s.reason}`;
+        return `<div class="bar ${esc(s.state)}${s.alert_id ? " alert" : ""}" data-id="${esc(s.id)}" data-state="${esc(s.state)}" title="${esc(title)}" style="left:${pct(start)}%;width:${pct(end) - pct(start)}%"></div>`;
+      })
+      .join("");
+    const line = now != null && now >= lo && now <= hi ? `<div class="now-line" style="left:${pct(now)}%"></div>` : "";
+    return `<div class="timeline-row" data-airport="${esc(a.id)}"><span class="name">${esc(a.id)}</span><div class="track">${bars}${line}</div></div>`;
+  });
+  box.innerHTML = `<div class="timeline-axis">${axis.join("")}</div>${rows.join("")}`;
+  box.querySelectorAll(".bar").forEach((b) => b.addEventListener("click", () => showSortie(b.dataset.id)));
+  const held = state.sorties.filter((s) => s.state === "held");
+  const patrols = document.getElementById("patrols");
+  patrols.innerHTML =
+    state.patrols
+      .map(
+        (p) => `<div class="patrol-row" data-id="${esc(p.id)}"><span>${esc(p.name)} <span class="muted">(priority ${p.priority}${p.paused ? ", paused" : ""})</span></span>
+        ${may("command") ? `<button class="cmd cmd-pause" data-id="${esc(p.id)}" data-paused="${p.paused}" type="button">${p.paused ? "Resume" : "Pause"}</button>` : ""}</div>`,
+      )
+      .join("") + (held.length ? `<h3>Holds</h3>${held.map((s) => `<div class="muted">${esc(s.id)}: ${esc(s.reason)}</div>`).join("")}` : "");
+  patrols.querySelectorAll(".cmd-pause").forEach((b) =>
+    b.addEventListener("click", async () => {
+      const paused = b.dataset.paused !== "true";
+      try {
+        await api(`/patrols/${b.dataset.id}`, { method: "PATCH", body: { paused } });
+        toast(`${b.dataset.id} ${paused ? "paused" : "resumed"}`);
+      } catch (err) {
+        toast(`refused: ${err.message}`);
+      }
+      refreshSchedule();
+    }),
+  );
+  if (state.selectedSortie) showSortie(state.selectedSortie);
+}
+function showSortie(id) {
+  state.selectedSortie = id;
+  const s = state.sorties.find((x) => x.id === id);
+  const box = document.getElementById("sortie-detail");
+  if (!s) {
+    box.hidden = true;
+    return;
+  }
+  const actions = [];
+  if (may("command") && ["planned", "held"].includes(s.state)) actions.push(`<button class="cmd cmd-start" type="button">Launch now</button>`);
+  if (may("command") && ["preflight", "airborne", "returning"].includes(s.state)) actions.push(`<button class="cmd cmd-abort danger" type="button">Abort (return home)</button>`);
+  box.hidden = false;
+  box.innerHTML = `<h4>${esc(s.id)}</h4><div>${esc(s.airport)}${s.patrol ? `, patrol ${esc(s.patrol)}` : ""}${s.alert_id ? `, alert ${esc(s.alert_id)}` : ""}</div>
+    <div>${esc(s.state)}: ${esc(s.reason)}</div><div class="muted">planned ${hhmm(s.planned_launch)}–${hhmm(s.planned_land)}${s.started_at ? `, started ${hhmm(s.started_at)}` : ""}${s.ended_at ? `, ended ${hhmm(s.ended_at)}` : ""}</div>
+    <div class="actions">${actions.join("")}</div>`;
+  box.querySelector(".cmd-start")?.addEventListener("click", async () => {
+    await command("Launch", `/sorties/${encodeURIComponent(s.id)}/start`);
+    refreshSchedule();
+  });
+  box.querySelector(".cmd-abort")?.addEventListener("click", async () => {
+    await command("Abort", `/sorties/${encodeURIComponent(s.id)}/abort`);
+    refreshSchedule();
+  });
+}
+
+// ---- incidents and alerts ---------------------------------------------------------------------
+function renderIncidents() {
+  const open = state.incidents.filter((i) => ["new", "acknowledged", "dispatched"].includes(i.state));
+  document.getElementById("incident-count").textContent = open.length ? `(${open.length})` : "";
+  document.getElementById("incidents").innerHTML =
+    state.incidents
+      .map(
+        (i) => `<div class="incident-row" data-id="${esc(i.id)}" data-state="${esc(i.state)}"><span class="state">${esc(i.state.replace("_", " "))}</span>
+        <b>${esc(i.kind.replace("_", " "))}</b> ${hhmm(i.first_seen)} · ${i.sightings} sighting(s) · confidence ${i.confidence.toFixed(2)}</div>`,
+      )
+      .join("") || `<p class="muted">No incidents.</p>`;
+  document.querySelectorAll(".incident-row").forEach((r) => r.addEventListener("click", () => showIncident(r.dataset.id, true)));
+  layers.incidents.clearLayers();
+  markers.incidents = {};
+  for (const i of open) {
+    const colour = i.kind === "illegal_parking" ? "#ef6c00" : "#c62828";
+    const m = L.circle([i.lat, i.lon], { radius: Math.max(30, i.radius_m), color: colour, weight: 2, fillOpacity: 0.25, className: "incident-marker" });
+    m.bindTooltip(`${i.kind} (${i.state})`);
+    m.on("click", () => showIncident(i.id, true));
+    m.addTo(layers.incidents);
+    markers.incidents[i.id] = m;
+  }
+}
+async function showIncident(id, focus) {
+  state.selectedIncident = id;
+  if (focus) switchTab("incidents");
+  let i;
+  try {
+    i = await api(`/incidents/${encodeURIComponent(id)}`);
+  } catch (err) {
+    return;
+  }
+  const box = document.getElementById("incident-detail");
+  const open = ["new", "acknowledged", "dispatched"].includes(i.state);
+  const steps = may("step_incidents") && open ? STEPS.filter(([s]) => s !== i.state && !(i.state === "dispatched" && s === "acknowledged")) : [];
+  box.hidden = false;
+  box.innerHTML = `<h4>${esc(i.kind.replace("_", " "))} — ${esc(i.state.replace("_", " "))}</h4>
+    ${i.evidence ? `<img class="evidence" alt="evidence" src="${i.evidence}?access_token=${encodeURIComponent(state.token)}">` : ""}
+    <div>${i.lat.toFixed(5)}, ${i.lon.toFixed(5)} (radius ${Math.round(i.radius_m)} m) · confidence ${i.confidence.toFixed(2)} (vision ${i.raw_confidence.toFixed(2)})</div>
+    <div class="muted">first seen ${hhmm(i.first_seen)}, last ${hhmm(i.last_seen)} · ${i.sightings} sighting(s)${i.alert_id ? ` · answers alert ${esc(i.alert_id)}` : ""}${i.cap_identifier ? ` · CAP ${esc(i.cap_identifier)}` : ""}</div>
+    ${i.note ? `<div class="muted">${esc(i.note)}</div>` : ""}
+    <ul class="events">${i.events.map((e) => `<li>${hhmm(e.at)} ${esc(e.state)} by ${esc(e.actor)}: ${esc(e.note)}</li>`).join("")}</ul>
+    <div class="actions">${steps.map(([s, label]) => `<button class="cmd step${s === "false_alarm" ? " danger" : ""}" data-state="${s}" type="button">${label}</button>`).join("")}</div>`;
+  box.querySelectorAll("button.step").forEach((b) =>
+    b.addEventListener("click", async () => {
+      await command(b.textContent, `/incidents/${encodeURIComponent(id)}/state`, { state: b.dataset.state, note: `by ${state.me.name} from the dashboard` });
+      refreshIncidents();
+    }),
+  );
+  if (focus && markers.incidents[id]) map.panTo(markers.incidents[id].getLatLng());
+}
+function renderAlerts() {
+  const actions = (a) => (may("command") && ["proposed", "unserved"].includes(a.state) ? `<button class="cmd cmd-alert-dispatch" data-id="${esc(a.id)}" type="button">Send a drone</button>` : "");
+  document.getElementById("alerts").innerHTML =
+    state.alerts
+      .map(
+        (a) => `<div class="alert-row" data-id="${esc(a.id)}" data-state="${esc(a.state)}"><span class="state">${esc(a.state.replace("_", " "))}</span>
+        <b>${esc(a.kind.replace("_", " "))}</b> ${hhmm(a.received_at)} ${esc(a.external_id || a.id)}
+        <div class="muted">${esc(a.outcome || a.decision)}</div>
+        ${a.seconds.on_scene != null ? `<div class="muted">on scene after ${Math.round(a.seconds.on_scene)} s</div>` : ""}${actions(a)}</div>`,
+      )
+      .join("") || `<p class="muted">No alerts.</p>`;
+  document.querySelectorAll(".cmd-alert-dispatch").forEach((b) =>
+    b.addEventListener("click", async () => {
+      await command("Send a drone", `/alerts/${b.dataset.id}/dispatch`);
+      refreshAlerts();
+    }),
+  );
+}
+
+// ---- video ----------------------------------------------------------------------------------
+function openVideo(drone) {
+  const box = document.getElementById("video");
+  box.hidden = false;
+  document.getElementById("video-drone").textContent = drone;
+  document.getElementById("video-img").src = `${API}/drones/${encodeURIComponent(drone)}/video?access_token=${encodeURIComponent(state.token)}&t=${Date.now()}`;
+}
+function closeVideo() {
+  document.getElementById("video").hidden = true;
+  document.getElementById("video-img").removeAttribute("src");
+}
+
+// ---- tabs, live updates, start ---------------------------------------------------------------
+function switchTab(name) {
+  document.querySelectorAll(".tab").forEach((t) => t.classList.toggle("active", t.dataset.tab === name));
+  document.querySelectorAll(".tab-body").forEach((b) => (b.hidden = b.id !== `tab-${name}`));
+}
+function debounce(fn, ms) {
+  let t = null;
+  return () => {
+    clearTimeout(t);
+    t = setTimeout(() => fn().catch(() => {}), ms);
+  };
+}
+function listen() {
+  if (events) events.close();
+  events = new EventSource(`${API}/events?access_token=${encodeURIComponent(state.token)}`);
+  const schedule = debounce(refreshSchedule, 400);
+  const incidents = debounce(refreshIncidents, 200);
+  const alerts = debounce(refreshAlerts, 200);
+  events.addEventListener("sortie", schedule);
+  events.addEventListener("incident", incidents);
+  events.addEventListener("finding", incidents);
+  events.addEventListener("alert", alerts);
+  events.addEventListener("drone", () => refreshDrones().catch(() => {}));
+}
+async function start() {
+  await buildMap();
+  await refreshClock();
+  await Promise.all([refreshAirports(), refreshSchedule(), refreshIncidents(), refreshAlerts()]);
+  await refreshDrones();
+  listen();
+  const every = (fn, ms) => timers.push(setInterval(() => fn().catch(() => {}), ms));
+  every(refreshDrones, 1000);
+  every(refreshClock, 2000);
+  every(refreshAirports, 3000);
+  every(refreshSchedule, 15000);
+  every(refreshIncidents, 10000);
+  document.body.dataset.ready = "true";
+}
+
+document.getElementById("login-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  signIn(document.getElementById("token").value.trim());
+});
+document.getElementById("logout").addEventListener("click", () => signOut(""));
+document.querySelectorAll(".tab").forEach((t) => t.addEventListener("click", () => switchTab(t.dataset.tab)));
+document.getElementById("video-close").addEventListener("click", closeVideo);
+if (state.token) signIn(state.token);

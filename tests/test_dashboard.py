@@ -1,0 +1,190 @@
+"""The watch centre's dashboard in a real browser (Debian's Chromium driven by Playwright)
+against the simulated district: sign in, the 8 airports, a click on the map sends the
+earliest drone, which takes off and moves on the map; an incident appears with its
+evidence and is acknowledged; a viewer gets no command; the page holds at 1920x1080 and
+1280x720. Screenshots go to test-artifacts/dashboard/ (or $DRONEPATROL_ARTIFACTS)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from missions.scenario import Scenario
+from orchestrator.bus.findings import FindingPublisher
+from tests.apiserver import auth, token
+from tests.district import DistrictThread
+from tests.services import CHROMIUM_ARGS, chromium_path
+from tests.test_incidents import _report
+
+pytestmark = pytest.mark.slow
+SPOT = (22.5450, 113.9560)
+"""Near Dashahe: yuehai's drone is the earliest there."""
+
+
+@pytest.fixture(scope="module")
+def artifacts() -> Path:
+    root = Path(os.environ.get("DRONEPATROL_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
+    folder = root / "dashboard"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def district(scenario: Scenario, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistrictThread]:
+    start = scenario.day_start().replace(hour=11, minute=15)
+    with DistrictThread(scenario, start, 20, tmp_path_factory.mktemp("dashboard"), video=True) as d:
+        yield d
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    path = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _sign_in(browser: Any, url: str, role: str, width: int = 1920, height: int = 1080) -> Any:
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(url + "/")
+    page.fill("#token", token(role))
+    page.click("#login-button")
+    page.wait_for_selector("body[data-ready=true]", timeout=20_000)
+    return page
+
+
+def _until(pred: Any, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = pred()
+        if got:
+            return got
+        time.sleep(0.2)
+    raise AssertionError("not within the time")
+
+
+def test_an_operator_dispatches_from_the_map_watches_the_drone_and_acknowledges_an_incident(
+    district: DistrictThread, browser: Any, artifacts: Path
+) -> None:
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(district.url + "/")
+    page.fill("#token", "not-a-token-at-all")
+    page.click("#login-button")
+    page.wait_for_function("document.querySelector('#login-error').textContent.length > 0")
+    assert "unknown token" in page.inner_text("#login-error")
+    page.screenshot(path=str(artifacts / "01-login.png"))
+    page.close()
+
+    page = _sign_in(browser, district.url, "operator")
+    assert "otto (operator)" in page.inner_text("#who")
+    assert page.locator("path.airport-marker").count() == 8
+    assert page.locator(".airport-card").count() == 8
+    page.screenshot(path=str(artifacts / "02-district-1920x1080.png"))
+
+    # A click on the map: the earliest drone goes.
+    point = page.evaluate(
+        "([lat, lon]) => { const p = dashboard.map.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
+        list(SPOT),
+    )
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + point[0], box["y"] + point[1])
+    page.wait_for_selector(".dispatch-popup .dispatch-send")
+    page.select_option(".dispatch-popup .dispatch-kind", "fire")
+    page.screenshot(path=str(artifacts / "03-dispatch-popup.png"))
+    page.click(".dispatch-popup .dispatch-send")
+    page.wait_for_function("document.querySelector('#toast').textContent.includes('dispatched')", timeout=10_000)
+    assert "yuehai" in page.inner_text("#toast")
+
+    # The drone takes off and moves on the map.
+    where = "() => { const m = dashboard.markers.drones['yuehai']; const d = dashboard.state.drones['yuehai']; " \
+        "return m && d ? [m.getLatLng().lat, m.getLatLng().lng, d.phase] : null; }"  # fmt: skip
+    first = _until(lambda: (w := page.evaluate(where)) and w[2] == "airborne" and w, 40)
+    moved = _until(lambda: (w := page.evaluate(where)) and abs(w[0] - first[0]) + abs(w[1] - first[1]) > 2e-4 and w)
+    assert moved[2] in ("airborne", "returning")
+    assert page.evaluate("dashboard.state.tracks['yuehai'].length") >= 2, "its track is drawn"
+    page.screenshot(path=str(artifacts / "04-drone-moving.png"))
+
+    # Live video of the drone, the detector's boxes drawn by the service.
+    page.click(".airport-card[data-id=yuehai] .video-open")
+    page.wait_for_function("document.querySelector('#video-img').naturalWidth > 0", timeout=30_000)
+    page.screenshot(path=str(artifacts / "05-video.png"))
+    page.click("#video-close")
+
+    # An incident appears with its image; the operator acknowledges it.
+    assert district.district is not None
+    service = district.district.service
+    at = service.clock()
+    district.call(_publish(district.district.mqtt.url, _report("yuehai-fire-1", SPOT[0], SPOT[1], 0.8, at)))
+    page.click(".tab[data-tab=incidents]")
+    row = page.wait_for_selector(".incident-row[data-state=new]", timeout=15_000)
+    row.click()
+    page.wait_for_function("document.querySelector('#incident-detail img.evidence')?.naturalWidth > 0", timeout=10_000)
+    assert page.locator("#incident-detail button.step").count() == 4
+    page.screenshot(path=str(artifacts / "06-incident.png"))
+    page.click("#incident-detail button.step[data-state=acknowledged]")
+    page.wait_for_selector(".incident-row[data-state=acknowledged]", timeout=10_000)
+    with httpx.Client(base_url=district.url + "/api/v1", headers=auth("viewer")) as api:
+        incident = api.get("/incidents").json()[0]
+        assert incident["state"] == "acknowledged"
+        detail = api.get(f"/incidents/{incident['id']}").json()
+        assert detail["events"][-1]["actor"] == "otto"
+        assert any(a["state"] in ("dispatched", "on_scene", "seen") for a in api.get("/alerts").json())
+    page.screenshot(path=str(artifacts / "07-acknowledged.png"))
+
+    page.click(".tab[data-tab=schedule]")
+    assert page.locator(".timeline-row").count() == 8
+    assert page.locator(".bar.alert").count() >= 1, "the alert's sortie on the timeline"
+    page.screenshot(path=str(artifacts / "08-schedule.png"))
+    page.close()
+
+
+async def _publish(url: str, report: Any) -> None:
+    pub = FindingPublisher(url, identifier="test-dashboard-vision")
+    await pub.start()
+    await pub.publish(report)
+    await asyncio.sleep(0.1)
+    await pub.stop()
+
+
+def test_a_viewer_sees_everything_and_can_command_nothing(
+    district: DistrictThread, browser: Any, artifacts: Path
+) -> None:
+    page = _sign_in(browser, district.url, "viewer")
+    assert "vera (viewer)" in page.inner_text("#who")
+    for tab in ("airports", "schedule", "incidents", "alerts"):
+        page.click(f".tab[data-tab={tab}]")
+        page.wait_for_timeout(300)
+        assert page.locator("button.cmd").count() == 0, f"a command button in {tab}"
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_timeout(500)
+    assert page.locator(".dispatch-popup").count() == 0, "no dispatch for a viewer"
+    post = """async (t) => (await fetch('/api/v1/alerts', {method: 'POST',
+        headers: {Authorization: 'Bearer ' + t, 'Content-Type': 'application/json'},
+        body: JSON.stringify({kind: 'fire', lat: 22.54, lon: 113.95})})).status"""
+    status = page.evaluate(post, token("viewer"))
+    assert status == 403, "and the API refuses it anyway"
+    page.screenshot(path=str(artifacts / "09-viewer.png"))
+    page.close()
+
+
+def test_the_page_holds_at_1280x720(district: DistrictThread, browser: Any, artifacts: Path) -> None:
+    page = _sign_in(browser, district.url, "operator", 1280, 720)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280, "no sideways scrolling"
+    map_box = page.locator("#map").bounding_box()
+    aside = page.locator("aside").bounding_box()
+    assert map_box["width"] >= 600 and map_box["height"] >= 500
+    assert aside["x"] + aside["width"] <= 1280 and aside["height"] >= 500
+    assert page.locator("path.airport-marker").count() == 8
+    page.screenshot(path=str(artifacts / "10-district-1280x720.png"))
+    page.close()
