@@ -14,8 +14,13 @@ export MPLBACKEND := Agg
 # Offline switches: nothing at run time may reach the internet.
 export HF_HUB_OFFLINE := 1
 export YOLO_OFFLINE := 1
+# The dashboard's tests drive Debian's Chromium (DRONEPATROL_TEST_CHROMIUM); Playwright
+# never downloads a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+LEAFLET := 1.9.4
+WEB_VENDOR := orchestrator/api/web/vendor/leaflet
 
-.PHONY: demo test test-fast bench lint clean
+.PHONY: demo test test-fast bench lint clean web-vendor
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,5 +53,14 @@ test-fast: $(VENV)/.full
 bench: $(VENV)/.full
 	$(PY) bench/run_all.py
 
+# The dashboard's map library, from the npm registry into the repository (built assets
+# are committed: nothing is fetched at run time or by make demo).
+web-vendor:
+	rm -rf .web-build && mkdir -p .web-build $(WEB_VENDOR)/images
+	cd .web-build && npm pack --silent leaflet@$(LEAFLET) >/dev/null && tar xzf leaflet-$(LEAFLET).tgz
+	cp .web-build/package/dist/leaflet.js .web-build/package/dist/leaflet.css .web-build/package/LICENSE $(WEB_VENDOR)/
+	cp .web-build/package/dist/images/layers*.png $(WEB_VENDOR)/images/
+	rm -rf .web-build
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache test-artifacts
