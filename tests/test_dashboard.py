@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from orchestrator.bus.findings import FindingPublisher
 from tests.apiserver import auth, token
 from tests.district import DistrictThread
 from tests.services import CHROMIUM_ARGS, chromium_path
-from tests.test_incidents import _report
+from tests.test_incidents import _report, _wait
 
 pytestmark = pytest.mark.slow
 SPOT = (22.5450, 113.9560)
@@ -63,16 +62,6 @@ def _sign_in(browser: Any, url: str, role: str, width: int = 1920, height: int =
     return page
 
 
-def _until(pred: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError("not within the time")
-
-
 def test_an_operator_dispatches_from_the_map_watches_the_drone_and_acknowledges_an_incident(
     district: DistrictThread, browser: Any, artifacts: Path
 ) -> None:
@@ -108,8 +97,8 @@ def test_an_operator_dispatches_from_the_map_watches_the_drone_and_acknowledges_
     # The drone takes off and moves on the map.
     where = "() => { const m = dashboard.markers.drones['yuehai']; const d = dashboard.state.drones['yuehai']; " \
         "return m && d ? [m.getLatLng().lat, m.getLatLng().lng, d.phase] : null; }"  # fmt: skip
-    first = _until(lambda: (w := page.evaluate(where)) and w[2] == "airborne" and w, 40)
-    moved = _until(lambda: (w := page.evaluate(where)) and abs(w[0] - first[0]) + abs(w[1] - first[1]) > 2e-4 and w)
+    first = _wait(lambda: (w := page.evaluate(where)) and w[2] == "airborne" and w, 40)
+    moved = _wait(lambda: (w := page.evaluate(where)) and abs(w[0] - first[0]) + abs(w[1] - first[1]) > 2e-4 and w)
     assert moved[2] in ("airborne", "returning")
     assert page.evaluate("dashboard.state.tracks['yuehai'].length") >= 2, "its track is drawn"
     page.screenshot(path=str(artifacts / "04-drone-moving.png"))

@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -39,6 +40,7 @@ from missions.errors import PlanningError
 from missions.geo import haversine_m
 from missions.response import ORBIT_RADIUS_M
 from orchestrator.alerts.dispatcher import AlertDispatcher
+from orchestrator.service.clock import iso
 from orchestrator.store import SortieRow, Store
 from orchestrator.store.db import TERMINAL_STATES
 from orchestrator.store.records import AlertRow, FindingRecord
@@ -416,8 +418,7 @@ class AlertDesk:
 
 
 def alert_json(row: AlertRow, tz: Any = None) -> dict[str, Any]:
-    def t(v: datetime | None) -> str | None:
-        return None if v is None else (v.astimezone(tz) if tz else v).isoformat()
+    t = partial(iso, tz=tz)
 
     def since(v: datetime | None) -> float | None:
         return None if v is None else round((v - row.received_at).total_seconds(), 1)

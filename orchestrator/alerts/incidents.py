@@ -18,6 +18,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from missions.alerting import (
 from missions.cap import CapFinding, Issuer, Reference, cap_alert, cap_identifier
 from missions.geo import haversine_m
 from missions.vocabulary import CAP_TOPIC, incident_topic
+from orchestrator.service.clock import iso
 from orchestrator.store.alert_book import AlertBook
 from orchestrator.store.records import CapMessage, FindingRecord, IncidentEvent, IncidentRow, OutboxItem
 
@@ -304,9 +306,7 @@ class IncidentDesk:
 
 
 def incident_json(inc: IncidentRow, tz: Any = None) -> dict[str, Any]:
-    def t(v: datetime | None) -> str | None:
-        return None if v is None else (v.astimezone(tz) if tz else v).isoformat()
-
+    t = partial(iso, tz=tz)
     return {
         "id": inc.id,
         "kind": inc.kind,

@@ -34,6 +34,7 @@ from orchestrator.fleet.machine import Transition
 from orchestrator.fleet.tracker import FleetTracker
 from orchestrator.links.mavlink_link import MavlinkLink
 from orchestrator.scheduler.day import DayScheduler, SchedulerConfig
+from orchestrator.service.clock import iso
 from orchestrator.service.events import EventHub
 from orchestrator.service.live_view import LiveView
 from orchestrator.settings import AlertSettings
@@ -55,18 +56,12 @@ def sortie_json(row: SortieRow, tz: tzinfo | None = None) -> dict[str, Any]:
         "alert_id": row.alert_id,
         "state": row.state,
         "reason": row.reason,
-        "planned_launch": _iso(row.planned_launch, tz),
-        "planned_land": _iso(row.planned_land, tz),
-        "started_at": _iso(row.started_at, tz),
-        "ended_at": _iso(row.ended_at, tz),
-        "updated_at": _iso(row.updated_at, tz),
+        "planned_launch": iso(row.planned_launch, tz),
+        "planned_land": iso(row.planned_land, tz),
+        "started_at": iso(row.started_at, tz),
+        "ended_at": iso(row.ended_at, tz),
+        "updated_at": iso(row.updated_at, tz),
     }
-
-
-def _iso(t: datetime | None, tz: tzinfo | None = None) -> str | None:
-    if t is None:
-        return None
-    return (t.astimezone(tz) if tz is not None else t).isoformat()
 
 
 class Service:
