@@ -3,6 +3,7 @@ reasons, patrols created and paused, sorties started and refused, live events.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -146,3 +147,26 @@ def test_times_are_shown_in_the_districts_zone(api: httpx.Client, scenario: Scen
 
     t = datetime.fromisoformat(s["planned_launch"])
     assert t.utcoffset() == timedelta(hours=8) and t.hour >= 6
+
+
+def test_the_dashboard_is_served_from_here_with_no_outside_address(api: httpx.Client) -> None:
+    page = api.get(str(api.base_url).removesuffix("/api/v1/") + "/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets and all(a.startswith("/ui/") for a in assets), assets
+    for asset in assets:
+        got = api.get(str(api.base_url).removesuffix("/api/v1/") + asset)
+        assert got.status_code == 200 and got.content, asset
+        loads = re.findall(r"""(?:url\(\s*['"]?|(?:src|href)=['"])(https?://[^'")]+)""", got.text)
+        # Leaflet names its home page in its attribution link; what the browser really fetches
+        # is checked in tests/test_dashboard.py.
+        assert not loads or asset.startswith("/ui/vendor/"), f"{asset} loads {loads}"
+    me = api.get("/whoami", headers=auth("viewer")).json()
+    assert me == {
+        "name": "vera",
+        "role": "viewer",
+        "may": {"command": False, "send_alerts": False, "step_incidents": False, "read_audit": False},
+    }
+    layers = {f["properties"]["layer"] for f in api.get("/map", headers=auth("viewer")).json()["features"]}
+    assert layers == {"district", "zone", "patrol", "airport"}
+    assert api.get("/drones/shekou/video", headers=auth("viewer")).status_code == 404, "no video source here"

@@ -74,7 +74,13 @@ def test_an_operator_dispatches_from_the_map_watches_the_drone_and_acknowledges_
     page.screenshot(path=str(artifacts / "01-login.png"))
     page.close()
 
-    page = _sign_in(browser, district.url, "operator")
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.goto(district.url + "/")
+    page.fill("#token", token("operator"))
+    page.click("#login-button")
+    page.wait_for_selector("body[data-ready=true]", timeout=20_000)
     assert "otto (operator)" in page.inner_text("#who")
     assert page.locator("path.airport-marker").count() == 8
     assert page.locator(".airport-card").count() == 8
@@ -135,6 +141,8 @@ def test_an_operator_dispatches_from_the_map_watches_the_drone_and_acknowledges_
     assert page.locator(".bar.alert").count() >= 1, "the alert's sortie on the timeline"
     page.screenshot(path=str(artifacts / "08-schedule.png"))
     page.close()
+    outside = [u for u in requested if not u.startswith(district.url) and not u.startswith("data:")]
+    assert not outside, f"the page fetched from elsewhere: {outside[:5]}"
 
 
 async def _publish(url: str, report: Any) -> None:
