@@ -26,8 +26,6 @@ from orchestrator.commands.serve import ApiServer
 from orchestrator.scheduler.day import SchedulerConfig
 from orchestrator.settings import AlertSettings, WebhookTarget
 from sim.scene.render import Scene
-from sim.video.mjpeg import MjpegServer
-from sim.video.service import VideoService
 from tests.apiserver import USERS, auth
 from tests.conftest import free_udp_base
 from tests.simbus import eventually
@@ -64,18 +62,16 @@ def test_an_alert_launches_the_earliest_drone_which_orbits_the_spot_and_reports_
     async def run() -> dict[str, Any]:
         async with simulated_district(
             scenario, start, 10, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path,
-            base_port=free_udp_base(3), airports=airports, alerts=alerts,
+            base_port=free_udp_base(3), airports=airports, alerts=alerts, video=True,
         ) as district:  # fmt: skip
-            svc, world = district.service, district.world
+            svc, world, cameras = district.service, district.world, district.cameras
+            assert cameras is not None and cameras.active is not None
             spot_xy = scenario.to_xy(SPOT["lon"], SPOT["lat"])
-            server = MjpegServer()
-            await server.start()
-            video = VideoService(world, server, fps=6)
-            video.renderer.scene = Scene(
+            cameras.renderer.scene = Scene(
                 fires=[FirePlan("alert-fire", spot_xy, start - timedelta(minutes=10), 0.6, 12)]
             )
             stop = asyncio.Event()
-            tasks = [asyncio.create_task(svc.run(stop)), asyncio.create_task(video.run(stop))]
+            tasks = [asyncio.create_task(svc.run(stop))]
             api = ApiServer(svc, USERS, "127.0.0.1", 0)
             await api.start()
             publisher = FindingPublisher(district.mqtt.url, identifier="test-vision")
@@ -93,7 +89,8 @@ def test_an_alert_launches_the_earliest_drone_which_orbits_the_spot_and_reports_
                         det, scenario.frame,
                         on_finding=lambda f: asyncio.run_coroutine_threadsafe(publisher.publish(f), loop),
                     )  # fmt: skip
-                    pipe.add_stream(StreamIngest(alert["airport"], server.url(alert["airport"])))
+                    cameras.active.add(alert["airport"])  # vision watches the answering drone's camera
+                    pipe.add_stream(StreamIngest(alert["airport"], svc.live.urls[alert["airport"]]))
                     pipe.start()
 
                     def seen() -> bool:
@@ -105,12 +102,14 @@ def test_an_alert_launches_the_earliest_drone_which_orbits_the_spot_and_reports_
                     roi, pos = copter.roi, (copter.body.x, copter.body.y)
                     spot_local = copter.xy_of(SPOT["lon"], SPOT["lat"])  # the vehicle's own frame
                     assert await eventually(lambda: any(h.json["event"] == "opened" for h in hook.received), 20)
+                    assert await eventually(lambda: svc.store.alerts.alert(alert["id"]).evidence_path, 20)
+                    evidence = await client.get(f"/alerts/{alert['id']}/evidence")
                     final = (await client.get(f"/alerts/{alert['id']}")).json()
                     sortie = (await client.get(f"/sorties/{alert['sortie_id']}")).json()
                     incidents = (await client.get("/incidents")).json()
                     return {
                         "alert": alert, "final": final, "sortie": sortie, "incidents": incidents,
-                        "expected": expected, "roi": roi, "pos": pos, "spot": spot_local,
+                        "expected": expected, "roi": roi, "pos": pos, "spot": spot_local, "evidence": evidence,
                     }  # fmt: skip
             finally:
                 if pipe is not None:
@@ -119,7 +118,6 @@ def test_an_alert_launches_the_earliest_drone_which_orbits_the_spot_and_reports_
                 await asyncio.gather(*tasks)
                 await publisher.stop()
                 await api.stop()
-                await server.stop()
 
     try:
         got = asyncio.run(run())
@@ -134,8 +132,11 @@ def test_an_alert_launches_the_earliest_drone_which_orbits_the_spot_and_reports_
     assert got["roi"] is not None and math.dist(got["roi"], got["spot"]) < 1.0, "the camera is held on the spot"
     assert math.dist(got["pos"], got["spot"]) < ORBIT_RADIUS_M + 30
     fire = [i for i in got["incidents"] if i["kind"] in ("fire", "smoke")]
-    assert fire and fire[0]["alert_id"] == alert["id"], got["incidents"]
-    assert final["state"] == "seen" and final["incident_id"] == fire[0]["id"], final
+    assert fire and all(i["alert_id"] == alert["id"] for i in fire), got["incidents"]
+    assert final["state"] == "seen" and final["incident_id"] in {i["id"] for i in fire}, final
+    ev = got["evidence"]
+    assert ev.status_code == 200 and ev.content[:2] == b"\xff\xd8", "a frame from over the spot"
+    assert final["evidence"] == f"/api/v1/alerts/{alert['id']}/evidence"
     opened = next(h for h in hook.received if h.json["event"] == "opened")
     assert verify(SECRET, opened.body, opened.headers[SIGNATURE_HEADER.lower()])
     cap_schema.assertValid(etree.fromstring(opened.json["cap"]["xml"].encode()))

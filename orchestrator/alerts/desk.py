@@ -18,10 +18,11 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -123,6 +124,8 @@ class AlertDesk:
         policy: dict[str, str] | None = None,
         flood_per_min: int = 30,
         announce: Callable[[str, dict[str, Any]], object] | None = None,
+        snapshot: Callable[[str], Awaitable[bytes | None]] | None = None,
+        evidence_dir: Path | None = None,
     ) -> None:
         self.store = store
         self.book = store.alerts
@@ -134,6 +137,10 @@ class AlertDesk:
         self.announce = announce
         self._recent: dict[str, deque[float]] = {}
         self._lock = asyncio.Lock()
+        self.snapshot = snapshot
+        """Drone -> one annotated frame of its video (the evidence of the look), if it has video."""
+        self.evidence_dir = evidence_dir
+        self._grabs: set[asyncio.Task[None]] = set()
 
     # ---- taking an alert ----------------------------------------------------------------
     async def receive(self, alert: AlertIn, source: str, sender: str) -> AlertRow:
@@ -359,11 +366,16 @@ class AlertDesk:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.5)  # the scheduler re-attaches its sorties first
         await self.recover()
-        while not stop.is_set():
-            for alert in self.book.alerts(state=("dispatched", "on_scene", "seen")):
-                self._look(alert, follows.setdefault(alert.id, _Follow()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), every_s)
+        try:
+            while not stop.is_set():
+                for alert in self.book.alerts(state=("dispatched", "on_scene", "seen")):
+                    self._look(alert, follows.setdefault(alert.id, _Follow()))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), every_s)
+        finally:
+            for task in list(self._grabs):
+                task.cancel()
+            await asyncio.gather(*self._grabs, return_exceptions=True)
 
     def _look(self, alert: AlertRow, follow: _Follow) -> None:
         if alert.sortie_id is None:
@@ -382,6 +394,10 @@ class AlertDesk:
             if alert.state == "dispatched":
                 changes["state"] = "on_scene"
             self._update(alert.id, **changes)
+            if drone is not None and self.snapshot is not None and self.evidence_dir is not None:
+                task = asyncio.create_task(self._grab(alert.id, drone), name=f"evidence of {alert.id}")
+                self._grabs.add(task)
+                task.add_done_callback(self._grabs.discard)
             return
         if alert.on_scene_at is not None and not near and follow.left_scene_at is None:
             follow.left_scene_at = now
@@ -394,10 +410,26 @@ class AlertDesk:
                 outcome=(
                     f"nothing seen: {alert.airport} orbited the spot for {stay / 60:.1f} min with its camera on it "
                     f"and vision reported nothing within {ANSWER_RADIUS_M:.0f} m"
+                    + ("; a frame from over the spot is its evidence" if alert.evidence_path else "")
                 ),
             )
         elif alert.state == "dispatched" and ended and alert.on_scene_at is None and sortie is not None:
             self._update(alert.id, state="unserved", outcome=f"sortie {sortie.id} {sortie.state}: {sortie.reason}")
+
+    async def _grab(self, alert_id: str, drone: str) -> None:
+        """A frame from over the spot, kept with the alert: what the look saw, found or not."""
+        assert self.snapshot is not None and self.evidence_dir is not None
+        try:
+            data = await self.snapshot(drone)
+        except Exception as exc:  # no frame is no reason to fail the alert
+            log.warning("alert %s: no frame from %s: %s", alert_id, drone, exc)
+            return
+        if not data:
+            return
+        self.evidence_dir.mkdir(parents=True, exist_ok=True)
+        path = self.evidence_dir / f"alert-{alert_id}.jpg"
+        path.write_bytes(data)
+        self._update(alert_id, evidence_path=str(path))
 
     # ---- figures ------------------------------------------------------------------------
     def measures(self, since: datetime, until: datetime) -> dict[str, Any]:
@@ -441,6 +473,7 @@ def alert_json(row: AlertRow, tz: Any = None) -> dict[str, Any]:
         "merged_into": row.merged_into,
         "incident_id": row.incident_id,
         "outcome": row.outcome,
+        "evidence": f"/api/v1/alerts/{row.id}/evidence" if row.evidence_path else None,
         "received_at": t(row.received_at),
         "launch_ordered_at": t(row.launch_ordered_at),
         "airborne_at": t(row.airborne_at),

@@ -179,6 +179,7 @@ class Alert(BaseModel):
     merged_into: str | None
     incident_id: str | None
     outcome: str = Field(description="what the drone saw, or 'nothing seen' and how it looked")
+    evidence: str | None = Field(None, description="URL of a frame from over the spot (with video sources)")
     received_at: str
     launch_ordered_at: str | None = Field(description="take-off command: the launch ordered to dock and drone")
     airborne_at: str | None

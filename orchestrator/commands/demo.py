@@ -32,6 +32,7 @@ from orchestrator.store import Store
 from sim.alert_system import SimAlertSystem
 
 if TYPE_CHECKING:
+    from sim.video.service import VideoService
     from sim.world import SimWorld
 
 log = logging.getLogger("dronepatrol.demo")
@@ -70,6 +71,8 @@ class District:
     service: Service
     store: Store
     mqtt: BrokerAddress
+    cameras: VideoService | None = None
+    """The drones' cameras (with `video`): they render only while watched (`cameras.active`)."""
 
 
 @contextlib.asynccontextmanager
@@ -139,7 +142,7 @@ async def simulated_district(
             sim_tasks.append(asyncio.create_task(cameras.run(sim_stop)))
         await asyncio.wait_for(docks.connected.wait(), 10)
         await service.start(scenario.day_start())
-        yield District(world, service, store, address)
+        yield District(world, service, store, address, cameras)
     finally:
         await service.stop()
         sim_stop.set()

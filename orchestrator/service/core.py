@@ -143,6 +143,9 @@ class Service:
         )
         self.bus_alerts = BusAlerts(self.alerts, self.bus)
         self.live = LiveView(video or {}, model=vision_model, on_watch=video_watch)
+        if self.live.urls:
+            self.alerts.snapshot = self.live.snapshot
+            self.alerts.evidence_dir = data_dir / "evidence"
         self.started = asyncio.Event()
 
     # ---- lifecycle ----------------------------------------------------------------------

@@ -57,12 +57,32 @@ class LiveView:
         boxes = self.detector().detect([image])[0]
         return jpeg(draw_boxes(image, boxes), quality=80)
 
+    async def snapshot(self, drone: str, wait_s: float = 10.0) -> bytes | None:
+        """One frame of `drone`'s video with the detector's boxes, as JPEG; None when it
+        has no video or none came within `wait_s` (the evidence of a look that found nothing)."""
+        url = self.urls.get(drone)
+        if url is None:
+            return None
+        self._watch(drone, +1)
+        ingest = StreamIngest(drone, url).start()
+        try:
+            raw = await asyncio.to_thread(ingest.take, wait_s)
+            image = None if raw is None else _decoded(raw.image, raw.jpeg)
+            return None if image is None else await asyncio.to_thread(self.annotate, image)
+        finally:
+            ingest.stop()
+            self._watch(drone, -1)
+
+    def _watch(self, drone: str, step: int) -> None:
+        before = self.viewers.get(drone, 0)
+        self.viewers[drone] = before + step
+        if self.on_watch is not None and (before == 0) != (self.viewers[drone] == 0):
+            self.on_watch(drone, self.viewers[drone] > 0)
+
     async def frames(self, drone: str) -> AsyncIterator[bytes]:
         """Multipart chunks for `drone` until the viewer goes away. KeyError: no video."""
         url = self.urls[drone]
-        self.viewers[drone] = self.viewers.get(drone, 0) + 1
-        if self.on_watch is not None and self.viewers[drone] == 1:
-            self.on_watch(drone, True)
+        self._watch(drone, +1)
         ingest = StreamIngest(drone, url).start()
         loop = asyncio.get_running_loop()
         try:
@@ -71,9 +91,7 @@ class LiveView:
                 raw = await asyncio.to_thread(ingest.take, 1.0)
                 if raw is None:
                     continue
-                image = raw.image
-                if image is None and raw.jpeg is not None:
-                    image = cv2.imdecode(np.frombuffer(raw.jpeg, np.uint8), cv2.IMREAD_COLOR)
+                image = _decoded(raw.image, raw.jpeg)
                 if image is None:
                     continue
                 data = await asyncio.to_thread(self.annotate, image)
@@ -85,6 +103,10 @@ class LiveView:
                 await asyncio.sleep(max(0.0, 1.0 / self.fps - (loop.time() - t0)))
         finally:
             ingest.stop()
-            self.viewers[drone] -= 1
-            if self.on_watch is not None and self.viewers[drone] == 0:
-                self.on_watch(drone, False)
+            self._watch(drone, -1)
+
+
+def _decoded(image: np.ndarray | None, data: bytes | None) -> np.ndarray | None:
+    if image is None and data is not None:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    return image

@@ -107,6 +107,8 @@ class AlertRow:
     on_scene_at: datetime | None = None
     first_finding_at: datetime | None = None
     outcome: str = ""
+    evidence_path: str | None = None
+    """A frame from over the spot (the look itself, whatever vision made of it)."""
 
 
 @dataclass(frozen=True)

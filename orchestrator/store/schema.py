@@ -153,6 +153,7 @@ alerts = Table(
     Column("on_scene_at", UtcTime, nullable=True),
     Column("first_finding_at", UtcTime, nullable=True),
     Column("outcome", Text, nullable=False, default=""),
+    Column("evidence_path", Text, nullable=True),
     Column("updated_at", UtcTime, nullable=False),
 )
 Index("ix_alerts_received_at", alerts.c.received_at)

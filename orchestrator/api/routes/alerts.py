@@ -4,9 +4,11 @@ incidents (list, read, lifecycle) and the CAP messages (feed, each, and CAP in).
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
+from fastapi.responses import FileResponse
 
 from missions.alerting import AlertError
 from missions.cap import CapError, parse_cap
@@ -235,3 +237,16 @@ async def send_cap(request: Request, who: Anyone, response: Response) -> dict[st
         service(request).alerts.record_malformed("cap", who.name, str(exc))
         raise fail(request, who, "send_alert", "cap", 422, f"not a CAP 1.2 alert we can take: {exc}") from None
     return await _take(request, who, alert_from_cap(cap), "cap", response)
+
+
+@router.get(
+    "/alerts/{alert_id}/evidence",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}}, "description": "a frame from over the spot"}, **NOT_FOUND},
+    summary="the frame the answering drone took over the spot (detections boxed), found something or not",
+)
+def alert_evidence(alert_id: str, request: Request, who: Reader) -> FileResponse:
+    row = service(request).store.alerts.alert(alert_id)
+    if row is None or not row.evidence_path or not Path(row.evidence_path).is_file():
+        raise HTTPException(404, f"no evidence for alert '{alert_id}'")
+    return FileResponse(row.evidence_path, media_type="image/jpeg")

@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("on_scene_at", UtcTime),
         sa.Column("first_finding_at", UtcTime),
         sa.Column("outcome", sa.Text, nullable=False),
+        sa.Column("evidence_path", sa.Text),
         sa.Column("updated_at", UtcTime, nullable=False),
     )
     op.create_index("ix_alerts_received_at", "alerts", ["received_at"])
