@@ -30,6 +30,7 @@ TARGETS = {
     "render": {"fps_640x360": ">= 60"},
     "orchestrator": {"upload100_loss5_s": "< 3 s", "loop_lag_p99_ms_100": "< 50 ms"},
     "alerts": {"alert_to_takeoff_cmd_s": "< 1 s (wall)", "on_scene_p95_s": "<= 300 s (simulated)"},
+    "dashboard": {"load_to_ready_ms": "< 2000 ms", "incident_push_ms": "< 1000 ms"},
     "vision": {
         "speedup_640": ">= 2",
         "speedup_320": ">= 2",

@@ -29,16 +29,24 @@ class AlertSystemLog:
 
 class SimAlertSystem:
     def __init__(
-        self, calls: tuple[AlertCall, ...], clock: Callable[[], datetime], host: str, port: int, tick_s: float = 0.1
+        self,
+        calls: tuple[AlertCall, ...],
+        clock: Callable[[], datetime],
+        host: str,
+        port: int,
+        since: datetime | None = None,
+        tick_s: float = 0.1,
     ) -> None:
         self.calls = sorted(calls, key=lambda c: c.at)
+        self.since = since
+        """Calls from this time on are sent (late ones at once); None: from when it starts."""
         self.clock = clock
         self.host, self.port = host, port
         self.tick_s = tick_s
         self.log = AlertSystemLog()
 
     async def run(self, stop: asyncio.Event) -> None:
-        start = self.clock()
+        start = self.since or self.clock()
         pending = [c for c in self.calls if c.at >= start]
         async with aiomqtt.Client(self.host, self.port, identifier="dronepatrol-sim-alert-system") as client:
             await client.subscribe(ALERTS_REPLY_TOPIC, qos=1)

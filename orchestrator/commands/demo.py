@@ -186,7 +186,7 @@ async def run_demo(scenario: Scenario, opts: DemoOptions, stop: asyncio.Event | 
             )
             runner = asyncio.create_task(service.run(stop))
             caller = SimAlertSystem(
-                scenario.incidents.alerts, district.world.clock.now, district.mqtt.host, district.mqtt.port
+                scenario.incidents.alerts, district.world.clock.now, district.mqtt.host, district.mqtt.port, start
             )
             calls = asyncio.create_task(caller.run(stop))
             while not stop.is_set() and service.clock() < end:
