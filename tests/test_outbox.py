@@ -51,6 +51,8 @@ def test_every_event_reaches_a_receiver_that_was_down_across_a_restart(scenario:
         book = second.service.store.alerts
         pending = [o for o in book.outbox(pending=True) if o.channel == "webhook"]
         assert len(pending) == 4, [(o.key, o.attempts) for o in pending]
+        health = httpx.get(second.url + "/api/v1/health", timeout=10).json()
+        assert health["counts"]["outbox_pending"] >= 4, "a receiver that does not take them shows in /health"
         while clock() - down_since < timedelta(minutes=10):
             time.sleep(0.1)
         with hook:

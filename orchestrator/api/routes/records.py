@@ -101,5 +101,5 @@ def health(request: Request) -> dict[str, Any]:
         "status": "ok",
         "time": svc.clock().isoformat(),
         "scenario": svc.scenario.name,
-        "counts": svc.store.counts(),
+        "counts": {**svc.store.counts(), "outbox_pending": svc.store.alerts.outbox_counts()["pending"]},
     }
