@@ -19,6 +19,8 @@ from missions.dispatch import DroneState, DroneStatus, dispatch
 from missions.incidents import FirePlan
 from missions.response import ORBIT_RADIUS_M
 from missions.scenario import Scenario
+from missions.vocabulary import SimControl
+from orchestrator.alerts.desk import AlertIn
 from orchestrator.alerts.outbox import SIGNATURE_HEADER, verify
 from orchestrator.bus.findings import FindingPublisher
 from orchestrator.commands.demo import District, simulated_district
@@ -164,8 +166,6 @@ def test_with_every_ready_drone_busy_a_lower_priority_patrol_gives_way(scenario:
                 snap = svc.fleet.snapshot("yuehai")
                 assert snap.lat is not None and snap.lon is not None
                 lat, lon = snap.lat + 0.002, snap.lon  # 220 m north of it
-                from orchestrator.alerts.desk import AlertIn
-
                 row = await svc.alerts.receive(AlertIn(kind="fire", lat=lat, lon=lon), "api", "test")
                 assert await eventually(lambda: svc.store.alerts.alert(row.id).on_scene_at is not None, 30)
                 done = await eventually(lambda: svc.store.alerts.alert(row.id).state == "nothing_seen", 30)
@@ -188,3 +188,38 @@ def test_with_every_ready_drone_busy_a_lower_priority_patrol_gives_way(scenario:
     assert final.launch_ordered_at == final.airborne_at and final.on_scene_at is not None
     assert (final.on_scene_at - final.received_at).total_seconds() < 120
     assert got["done"] and "nothing seen" in final.outcome, final
+
+
+def test_an_alert_whose_dock_cannot_launch_goes_to_the_next_drone(scenario: Scenario, tmp_path: Path) -> None:
+    """yuehai is the earliest, but its lid jams as the launch begins: the launch fails, the
+    airport goes out of service, and the alert is sent again to the next drone (shahe).
+    (A dock already reporting a fault is never chosen: dispatch leaves it out.)"""
+    start = scenario.day_start().replace(hour=11, minute=30)
+
+    async def run() -> dict[str, Any]:
+        async with simulated_district(
+            scenario, start, 100, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path,
+            base_port=free_udp_base(2), airports=["yuehai", "shahe"],
+        ) as district:  # fmt: skip
+            svc = district.service
+            stop = asyncio.Event()
+            runner = asyncio.create_task(svc.run(stop))
+            try:
+                await asyncio.sleep(0.5)
+                row = await svc.alerts.receive(AlertIn(kind="fire", lat=SPOT["lat"], lon=SPOT["lon"]), "api", "t")
+                district.world.apply(SimControl("yuehai", "lid_jam", 1, 0))  # as the lid starts to open
+                reached = await eventually(lambda: svc.store.alerts.alert(row.id).on_scene_at is not None, 40)
+                return {"row": row, "final": svc.store.alerts.alert(row.id), "reached": reached,
+                        "sorties": svc.store.sorties(), "out": dict(svc.scheduler.status.out_of_service)}  # fmt: skip
+            finally:
+                stop.set()
+                await runner
+
+    got = asyncio.run(run())
+    assert got["row"].airport == "yuehai", got["row"].decision
+    assert got["reached"], got["final"]
+    final = got["final"]
+    assert final.airport == "shahe" and final.sortie_id == f"alert.{final.id}.2", final
+    first = next(s for s in got["sorties"] if s.id == f"alert.{final.id}")
+    assert first.state in ("failed", "held") and "lid" in first.reason, first
+    assert "yuehai" in got["out"]

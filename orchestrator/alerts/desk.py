@@ -37,6 +37,7 @@ from missions.alerting import (
     percentiles,
     same_event,
 )
+from missions.dispatch import Decision, DroneState
 from missions.errors import PlanningError
 from missions.geo import haversine_m
 from missions.response import ORBIT_RADIUS_M
@@ -112,6 +113,8 @@ class _Follow:
     """What the desk watches of a dispatched alert until vision has spoken."""
 
     left_scene_at: datetime | None = None
+    resent: bool = False
+    """Sent again once already, after its first sortie ended before reaching the spot."""
 
 
 class AlertDesk:
@@ -208,7 +211,7 @@ class AlertDesk:
         row = self._add(row, "received", decision.reason)
         return await self._send(row, decision, states)
 
-    async def _send(self, row: AlertRow, decision: Any, states: Any) -> AlertRow:
+    async def _send(self, row: AlertRow, decision: Decision, states: dict[str, DroneState]) -> AlertRow:
         started = self.clock()
         try:
             sent = await self.dispatcher.send(row, decision, states)
@@ -414,7 +417,19 @@ class AlertDesk:
                 ),
             )
         elif alert.state == "dispatched" and ended and alert.on_scene_at is None and sortie is not None:
-            self._update(alert.id, state="unserved", outcome=f"sortie {sortie.id} {sortie.state}: {sortie.reason}")
+            why = f"sortie {sortie.id} {sortie.state}: {sortie.reason}"
+            row = self._update(alert.id, state="unserved", outcome=why)
+            if not follow.resent:
+                # A dock that could not launch is out of service now: the next drone goes.
+                follow.resent = True
+                task = asyncio.create_task(self._resend(row), name=f"resend {alert.id}")
+                self._grabs.add(task)
+                task.add_done_callback(self._grabs.discard)
+
+    async def _resend(self, row: AlertRow) -> None:
+        async with self._lock:
+            log.info("alert %s: its drone did not get there (%s); sending the next", row.id, row.outcome)
+            await self._again(row)
 
     async def _grab(self, alert_id: str, drone: str) -> None:
         """A frame from over the spot, kept with the alert: what the look saw, found or not."""

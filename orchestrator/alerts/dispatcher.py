@@ -123,8 +123,12 @@ class AlertDispatcher:
             return Sent(sid, ap.id, "diverted")
         now = self.clock()
         d = ap.drone
+        sid, n = f"alert.{alert.id}", 1
+        while self.store.sortie(sid) is not None:  # sent again after a first sortie failed
+            n += 1
+            sid = f"alert.{alert.id}.{n}"
         order = SortieOrder(
-            id=f"alert.{alert.id}",
+            id=sid,
             airport=ap.id,
             items=flight.items,
             takeoff_alt_m=flight.alt_m,
