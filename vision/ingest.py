@@ -172,11 +172,14 @@ class StreamIngest:
     def started(self) -> bool:
         return self._thread is not None
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
+        """Stop reading; with `wait`, until the reader thread has ended (up to its read
+        timeout). From an event loop that also serves the stream, do not wait: the reader
+        may be blocked on a frame only that loop can send."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
-        if self._thread is not None:
+        if self._thread is not None and wait:
             self._thread.join(timeout=self.timeout_s + 1)
 
     def take(self, timeout: float | None = None) -> RawFrame | None:
@@ -248,6 +251,8 @@ class StreamIngest:
                 raise StreamError("stream ended")
             except (OSError, StreamError) as exc:
                 self.connected = False
+                if self._stop.is_set():
+                    return  # stopped while reading: the stream ending is expected
                 self.stats.failures += 1
                 msg = str(exc) or type(exc).__name__
                 if msg != self.stats.last_error:

@@ -70,7 +70,7 @@ class LiveView:
             image = None if raw is None else _decoded(raw.image, raw.jpeg)
             return None if image is None else await asyncio.to_thread(self.annotate, image)
         finally:
-            ingest.stop()
+            ingest.stop(wait=False)  # the loop may be serving this very stream
             self._watch(drone, -1)
 
     def _watch(self, drone: str, step: int) -> None:
@@ -102,7 +102,7 @@ class LiveView:
                 )
                 await asyncio.sleep(max(0.0, 1.0 / self.fps - (loop.time() - t0)))
         finally:
-            ingest.stop()
+            ingest.stop(wait=False)  # the loop may be serving this very stream
             self._watch(drone, -1)
 
 
