@@ -133,7 +133,11 @@ def test_an_operator_dispatches_from_the_map_watches_the_drone_and_acknowledges_
         assert incident["state"] == "acknowledged"
         detail = api.get(f"/incidents/{incident['id']}").json()
         assert detail["events"][-1]["actor"] == "otto"
-        assert any(a["state"] in ("dispatched", "on_scene", "seen") for a in api.get("/alerts").json())
+        answered = [a for a in api.get("/alerts").json() if a["state"] in ("dispatched", "on_scene", "seen")]
+        assert answered, api.get("/alerts").json()
+        flown = api.get(f"/sorties/{answered[0]['sortie_id']}").json()
+        lost = [t["reason"] for t in flown["transitions"] if "link lost" in t["reason"]]
+        assert not lost, "watching the video must not starve the drone's link"
     page.screenshot(path=str(artifacts / "07-acknowledged.png"))
 
     page.click(".tab[data-tab=schedule]")
