@@ -40,7 +40,7 @@ from shapely.geometry import Point  # noqa: E402
 from missions.alerting import percentiles  # noqa: E402
 from missions.dispatch import dispatch  # noqa: E402
 from missions.scenario import Scenario, load_scenario  # noqa: E402
-from orchestrator.alerts.desk import AlertIn  # noqa: E402
+from orchestrator.alerts.inbound import AlertIn  # noqa: E402
 from orchestrator.commands.demo import simulated_district  # noqa: E402
 from orchestrator.scheduler.day import SchedulerConfig  # noqa: E402
 

@@ -20,7 +20,7 @@ from missions.incidents import FirePlan
 from missions.response import ORBIT_RADIUS_M
 from missions.scenario import Scenario
 from missions.vocabulary import SimControl
-from orchestrator.alerts.desk import AlertIn
+from orchestrator.alerts.inbound import AlertIn
 from orchestrator.alerts.outbox import SIGNATURE_HEADER, verify
 from orchestrator.bus.findings import FindingPublisher
 from orchestrator.commands.demo import District, simulated_district

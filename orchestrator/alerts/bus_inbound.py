@@ -13,7 +13,8 @@ from pydantic import ValidationError
 
 from missions.cap import CapError, InboundCap, parse_cap
 from missions.vocabulary import ALERTS_IN_TOPIC, ALERTS_REPLY_TOPIC
-from orchestrator.alerts.desk import AlertDesk, AlertIn, AlertRefused, alert_json
+from orchestrator.alerts.desk import AlertDesk, alert_json
+from orchestrator.alerts.inbound import AlertIn, AlertRefused
 from orchestrator.bus.client import BusClient
 
 log = logging.getLogger("dronepatrol.alerts")

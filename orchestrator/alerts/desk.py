@@ -3,9 +3,8 @@ proposed to an operator, or sent to the drone with the earliest arrival; then fo
 until the drone is over the spot and vision has spoken.
 
 The same desk takes alerts from the API, from MQTT and as CAP, so each gets the same
-checks: a known kind; a point (or a polygon's centre) inside the district and outside
-its no-fly zones; not a repeat of an alert already taken from the same sender (409);
-not a flood (`flood_per_min` per sender, 429). An alert within its kind's radius and
+checks (`inbound.py`: kind, place, pace), and is not a repeat of an alert already taken
+from the same sender (409). An alert within its kind's radius and
 window of an open one is merged into it: one drone answers both. Everything taken or
 refused is recorded before the reply.
 """
@@ -15,18 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from shapely.geometry import Point, Polygon
 
 from missions.alerting import (
     ALERT_RULES,
@@ -42,6 +36,7 @@ from missions.errors import PlanningError
 from missions.geo import haversine_m
 from missions.response import ORBIT_RADIUS_M
 from orchestrator.alerts.dispatcher import AlertDispatcher
+from orchestrator.alerts.inbound import AlertIn, AlertRefused, FloodGate, check_place
 from orchestrator.service.clock import iso
 from orchestrator.store import SortieRow, Store
 from orchestrator.store.db import TERMINAL_STATES
@@ -53,59 +48,6 @@ OPEN_ALERTS = ("proposed", "dispatched", "on_scene")
 ON_SCENE_M = ORBIT_RADIUS_M + 30.0
 """Within this of the spot, at height: on scene (the orbit itself, plus a margin for its
 entry and for position lag)."""
-
-
-class AlertIn(BaseModel):
-    """An alert as the alert system sends it (REST body, or JSON over MQTT)."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "kind": "fire",
-                    "lat": 22.5582,
-                    "lon": 113.9522,
-                    "priority": 1,
-                    "id": "SZ-119-20261202-0042",
-                    "note": "smoke sensor T-17, Dashahe park",
-                },
-            ]
-        },
-    )
-
-    kind: str = Field(description=f"one of {', '.join(sorted(ALERT_RULES))}", max_length=32)
-    lat: float | None = Field(None, ge=-90, le=90, description="WGS 84; or give `polygon`")
-    lon: float | None = Field(None, ge=-180, le=180)
-    priority: int | None = Field(None, ge=1, le=5, description="1 most urgent; default per kind")
-    polygon: list[list[float]] | None = Field(
-        None, min_length=4, max_length=200, description="[[lon, lat], ...] closed ring: the area to look at"
-    )
-    id: str | None = Field(None, min_length=1, max_length=200, description="the sender's own id: a repeat is refused")
-    note: str = Field("", max_length=1000)
-
-    @model_validator(mode="after")
-    def _where(self) -> AlertIn:
-        if self.polygon is None and (self.lat is None or self.lon is None):
-            raise ValueError("give lat and lon, or a polygon")
-        if self.polygon is not None:
-            if any(len(p) != 2 for p in self.polygon) or self.polygon[0] != self.polygon[-1]:
-                raise ValueError("polygon: [lon, lat] pairs, the last the same as the first")
-            ring = Polygon(self.polygon)
-            if not ring.is_valid or ring.area == 0:
-                raise ValueError("polygon: not a simple ring with an area")
-            if self.lat is None or self.lon is None:
-                centre = ring.representative_point()
-                self.lon, self.lat = centre.x, centre.y
-        return self
-
-
-class AlertRefused(Exception):
-    def __init__(self, status: int, reason: str, alert_id: str | None = None) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-        self.alert_id = alert_id
 
 
 @dataclass
@@ -136,9 +78,8 @@ class AlertDesk:
         self.scenario = dispatcher.scenario
         self.clock = clock
         self.policy = {k: AlertAction(v) for k, v in (policy or {}).items()}
-        self.flood_per_min = flood_per_min
+        self.gate = FloodGate(flood_per_min)
         self.announce = announce
-        self._recent: dict[str, deque[float]] = {}
         self._lock = asyncio.Lock()
         self.snapshot = snapshot
         """Drone -> one annotated frame of its video (the evidence of the look), if it has video."""
@@ -157,14 +98,14 @@ class AlertDesk:
                 raise
 
     async def _receive(self, alert: AlertIn, source: str, sender: str) -> AlertRow:
-        self._flood(sender)
+        self.gate.admit(sender)
         rule = ALERT_RULES.get(alert.kind)
         if rule is None:
             raise AlertRefused(422, f"unknown alert kind {alert.kind!r} (known: {', '.join(sorted(ALERT_RULES))})")
         assert alert.lat is not None and alert.lon is not None
         lat, lon = alert.lat, alert.lon
         now = self.clock()
-        self._where(lat, lon, now)
+        check_place(self.scenario, lat, lon, now)
         if alert.id is not None:
             known = self.book.alert_by_external(source, sender, alert.id)
             if known is not None:
@@ -229,27 +170,6 @@ class AlertDesk:
             sortie_id=sent.sortie_id,
             **extra,
         )
-
-    def _flood(self, sender: str) -> None:
-        now = time.monotonic()
-        seen = self._recent.setdefault(sender, deque())
-        while seen and now - seen[0] > 60:
-            seen.popleft()
-        if len(seen) >= self.flood_per_min:
-            log.warning("alerts from %s refused: more than %d a minute", sender, self.flood_per_min)
-            raise AlertRefused(429, f"more than {self.flood_per_min} alerts a minute from {sender}: slow down")
-        seen.append(now)
-
-    def _where(self, lat: float, lon: float, now: datetime) -> None:
-        if not self.scenario.district_lonlat.covers(Point(lon, lat)):
-            raise AlertRefused(422, f"({lat:.5f}, {lon:.5f}) is outside {self.scenario.name}")
-        xy = Point(self.scenario.to_xy(lon, lat))
-        if not self.scenario.airspace.operating_area.covers(xy):
-            raise AlertRefused(422, f"({lat:.5f}, {lon:.5f}) is outside the drones' operating area (an island?)")
-        blocked = self.scenario.airspace.blocked_zone_ids(now, now, self.scenario.approvals, emergency=True)
-        zones = [z.id for z in self.scenario.airspace.zones if z.id in blocked and z.area.covers(xy)]
-        if zones:
-            raise AlertRefused(422, f"({lat:.5f}, {lon:.5f}) is in no-fly zone {', '.join(zones)}: no drone may go")
 
     def _add(self, row: AlertRow, state: str, decision: str, **columns: Any) -> AlertRow:
         row = replace(row, state=state, decision=decision, **columns)

@@ -14,7 +14,8 @@ from missions.alerting import AlertError
 from missions.cap import CapError, parse_cap
 from orchestrator.alerts.bus_inbound import alert_from_cap
 from orchestrator.alerts.cap_feed import cap_feed
-from orchestrator.alerts.desk import AlertIn, AlertRefused, alert_json
+from orchestrator.alerts.desk import alert_json
+from orchestrator.alerts.inbound import AlertIn, AlertRefused
 from orchestrator.alerts.incidents import incident_json
 from orchestrator.api.audit import fail, guard, record, service
 from orchestrator.api.auth import ALERTING, Anyone, Reader
