@@ -300,7 +300,8 @@ class SortieRunner:
         rec = self._rec
         if rec is None or not self.divertible:
             raise FailSortie("the drone is not flying a mission it can leave")
-        order = replace(rec.order, items=items, needed_pct=needed_pct)
+        # The new mission ends with an RTL: back where it took off, even from a relocation.
+        order = replace(rec.order, items=items, needed_pct=needed_pct, land_airport=None)
         drone = self.link.name
         await self._do(order, drone, "set_mode", {"mode": "GUIDED"}, self.link.set_mode(GUIDED))
         try:
