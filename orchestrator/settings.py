@@ -106,6 +106,7 @@ class AlertSettings(BaseModel):
     public_url: str = Field(
         "", description="base URL the alert system reaches the API at (CAP <resource> links); empty: paths only"
     )
+    vision: bool = Field(True, description="run vision on the video of drones answering alerts (with `video:` sources)")
     issuer_organisation: str = Field("000", pattern=r"^\d{3}$", description="GB/T 4657 organisation code")
     issuer_unit: str = Field("000", pattern=r"^\d{3}$", description="issuing unit within the organisation")
 

@@ -22,7 +22,6 @@ from missions.scenario import Scenario
 from missions.vocabulary import SimControl
 from orchestrator.alerts.inbound import AlertIn
 from orchestrator.alerts.outbox import SIGNATURE_HEADER, verify
-from orchestrator.bus.findings import FindingPublisher
 from orchestrator.commands.demo import District, simulated_district
 from orchestrator.commands.serve import ApiServer
 from orchestrator.scheduler.day import SchedulerConfig
@@ -32,10 +31,6 @@ from tests.apiserver import USERS, auth
 from tests.conftest import free_udp_base
 from tests.simbus import eventually
 from tests.webhook import WebhookReceiver
-from vision.detector import DetectorConfig, OnnxDetector
-from vision.ingest import StreamIngest
-from vision.pipeline import VisionPipeline
-from vision.train import DEFAULT_MODEL
 
 pytestmark = pytest.mark.slow
 SECRET = "district-alert-secret-0042"
@@ -79,26 +74,18 @@ def test_an_alert_launches_the_earliest_drone_which_orbits_the_spot_and_reports_
             tasks = [asyncio.create_task(svc.run(stop))]
             api = ApiServer(svc, USERS, "127.0.0.1", 0)
             await api.start()
-            publisher = FindingPublisher(district.mqtt.url, identifier="test-vision")
-            await publisher.start()
-            loop = asyncio.get_running_loop()
-            pipe: VisionPipeline | None = None
+            watched: set[str] = set()
             try:
                 expected = _expected(scenario, district, svc.clock())
                 async with httpx.AsyncClient(base_url=api.url + "/api/v1", headers=auth("integration")) as client:
                     r = await client.post("/alerts", json={"kind": "fire", **SPOT, "note": "smoke sensor T-17"})
                     assert r.status_code == 201, r.text
                     alert = r.json()
-                    det = OnnxDetector(DEFAULT_MODEL, DetectorConfig(imgsz=320))
-                    pipe = VisionPipeline(
-                        det, scenario.frame,
-                        on_finding=lambda f: asyncio.run_coroutine_threadsafe(publisher.publish(f), loop),
-                    )  # fmt: skip
-                    cameras.active.add(alert["airport"])  # vision watches the answering drone's camera
-                    pipe.add_stream(StreamIngest(alert["airport"], svc.live.urls[alert["airport"]]))
-                    pipe.start()
+                    # The service itself runs vision on the answering drone's video.
 
                     def seen() -> bool:
+                        assert svc.alert_watch is not None
+                        watched.update(svc.alert_watch.watching)
                         row = svc.store.alerts.alert(alert["id"])
                         return row is not None and row.on_scene_at is not None and row.first_finding_at is not None
 
@@ -115,13 +102,11 @@ def test_an_alert_launches_the_earliest_drone_which_orbits_the_spot_and_reports_
                     return {
                         "alert": alert, "final": final, "sortie": sortie, "incidents": incidents,
                         "expected": expected, "roi": roi, "pos": pos, "spot": spot_local, "evidence": evidence,
+                        "watched": set(watched), "rendered": set(cameras.active),
                     }  # fmt: skip
             finally:
-                if pipe is not None:
-                    pipe.stop()
                 stop.set()
                 await asyncio.gather(*tasks)
-                await publisher.stop()
                 await api.stop()
 
     try:
@@ -134,6 +119,7 @@ def test_an_alert_launches_the_earliest_drone_which_orbits_the_spot_and_reports_
     assert final["seconds"]["launch_ordered"] is not None and final["seconds"]["launch_ordered"] <= 1.0, final
     assert final["seconds"]["airborne"] < final["seconds"]["on_scene"] < 300, final["seconds"]
     assert got["sortie"]["alert_id"] == alert["id"] and got["sortie"]["airport"] == "yuehai"
+    assert got["watched"] == {"yuehai"} and got["rendered"] == {"yuehai"}, "only the answering drone is watched"
     assert got["roi"] is not None and math.dist(got["roi"], got["spot"]) < 1.0, "the camera is held on the spot"
     assert math.dist(got["pos"], got["spot"]) < ORBIT_RADIUS_M + 30
     fire = [i for i in got["incidents"] if i["kind"] in ("fire", "smoke")]

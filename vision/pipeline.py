@@ -128,7 +128,16 @@ class VisionPipeline:
         with self._lock:
             state = StreamState(ingest, poses=poses, sortie=sortie)
             self.streams[ingest.name] = state
+        if self._thread is not None and not ingest.started:
+            ingest.start()  # added while running
         return state
+
+    def remove_stream(self, stream: str) -> None:
+        """Stop watching one stream (its drone has landed); the others go on."""
+        with self._lock:
+            state = self.streams.pop(stream, None)
+        if state is not None and state.ingest is not None:
+            state.ingest.stop(wait=False)
 
     def _state(self, stream: str) -> StreamState:
         with self._lock:

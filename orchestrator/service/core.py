@@ -28,6 +28,7 @@ from orchestrator.alerts.desk import AlertDesk
 from orchestrator.alerts.dispatcher import AlertDispatcher
 from orchestrator.alerts.incidents import IncidentDesk
 from orchestrator.alerts.outbox import Outbox
+from orchestrator.alerts.watch import AlertWatch
 from orchestrator.bus.client import BusClient
 from orchestrator.bus.docks import DockClient
 from orchestrator.fleet.machine import Transition
@@ -146,6 +147,9 @@ class Service:
         if self.live.urls:
             self.alerts.snapshot = self.live.snapshot
             self.alerts.evidence_dir = data_dir / "evidence"
+        self.alert_watch = (
+            AlertWatch(scenario, store, self.scheduler, self.live, self.bus, vision_model) if alerts.vision else None
+        )
         self.started = asyncio.Event()
 
     # ---- lifecycle ----------------------------------------------------------------------
@@ -168,7 +172,10 @@ class Service:
         self.started.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        await asyncio.gather(self.scheduler.run(stop), self.outbox.run(stop), self.alerts.follow(stop))
+        loops = [self.scheduler.run(stop), self.outbox.run(stop), self.alerts.follow(stop)]
+        if self.alert_watch is not None:
+            loops.append(self.alert_watch.run(stop))
+        await asyncio.gather(*loops)
 
     async def stop(self) -> None:
         await self.fleet.stop()

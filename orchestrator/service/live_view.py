@@ -63,7 +63,7 @@ class LiveView:
         url = self.urls.get(drone)
         if url is None:
             return None
-        self._watch(drone, +1)
+        self.watch(drone, +1)
         ingest = StreamIngest(drone, url).start()
         try:
             raw = await asyncio.to_thread(ingest.take, wait_s)
@@ -71,9 +71,10 @@ class LiveView:
             return None if image is None else await asyncio.to_thread(self.annotate, image)
         finally:
             ingest.stop(wait=False)  # the loop may be serving this very stream
-            self._watch(drone, -1)
+            self.watch(drone, -1)
 
-    def _watch(self, drone: str, step: int) -> None:
+    def watch(self, drone: str, step: int) -> None:
+        """One watcher more (+1) or fewer (-1): the camera renders while anyone watches."""
         before = self.viewers.get(drone, 0)
         self.viewers[drone] = before + step
         if self.on_watch is not None and (before == 0) != (self.viewers[drone] == 0):
@@ -82,7 +83,7 @@ class LiveView:
     async def frames(self, drone: str) -> AsyncIterator[bytes]:
         """Multipart chunks for `drone` until the viewer goes away. KeyError: no video."""
         url = self.urls[drone]
-        self._watch(drone, +1)
+        self.watch(drone, +1)
         ingest = StreamIngest(drone, url).start()
         loop = asyncio.get_running_loop()
         try:
@@ -103,7 +104,7 @@ class LiveView:
                 await asyncio.sleep(max(0.0, 1.0 / self.fps - (loop.time() - t0)))
         finally:
             ingest.stop(wait=False)  # the loop may be serving this very stream
-            self._watch(drone, -1)
+            self.watch(drone, -1)
 
 
 def _decoded(image: np.ndarray | None, data: bytes | None) -> np.ndarray | None:
