@@ -5,6 +5,7 @@ twice, nothing crashing. No drones here: what can be decided is decided and said
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -91,6 +92,24 @@ def test_bad_alerts_are_refused_with_the_reason_and_repeats_are_not_taken_twice(
         assert sent.status_code == 200 and sent.json()["state"] == "unserved", sent.text
         assert api.post(f"/alerts/{p2['id']}/dispatch", headers=auth("operator")).status_code == 409
         assert api.post("/alerts/nope/dispatch", headers=auth("operator")).status_code == 404
+
+        # A caller about a fire the drone is already watching: merged, no second flight.
+        assert svc.service is not None
+        book = svc.service.store.alerts
+        watched = {**first, "lat": 22.5600, "lon": 113.9600}
+        seen_id = "al-seen-fire"
+        book.add_alert(
+            dataclasses.replace(
+                book.alert(first["id"]),
+                id=seen_id,
+                external_id=None,
+                state="seen",
+                lat=watched["lat"],
+                lon=watched["lon"],
+            )
+        )
+        call = api.post("/alerts", json={"kind": "smoke", "lat": 22.5605, "lon": 113.9602}).json()
+        assert call["state"] == "merged" and call["merged_into"] == seen_id, call
 
         # A viewer sends nothing; the audit log has every refusal.
         assert api.post("/alerts", json={"kind": "fire", **INSIDE}, headers=auth("viewer")).status_code == 403

@@ -45,6 +45,10 @@ from orchestrator.store.records import AlertRow, FindingRecord
 log = logging.getLogger("dronepatrol.alerts")
 
 OPEN_ALERTS = ("proposed", "dispatched", "on_scene")
+MERGES_INTO = (*OPEN_ALERTS, "seen")
+"""A new alert joins one of these at its place: one whose drone is on the way, there, or
+has already seen the thing (a second caller about a fire the drone is watching). After
+"nothing seen", a new report at the place is new evidence: it gets its own look."""
 ON_SCENE_M = ORBIT_RADIUS_M + 30.0
 """Within this of the spot, at height: on scene (the orbit itself, plus a margin for its
 entry and for position lag)."""
@@ -131,7 +135,7 @@ class AlertDesk:
         family = rule.event_family
         open_alerts = [
             a
-            for a in self.book.alerts(state=OPEN_ALERTS, since=cutoff)
+            for a in self.book.alerts(state=MERGES_INTO, since=cutoff)
             if a.kind in ALERT_RULES and ALERT_RULES[a.kind].event_family == family
         ]
         sightings = [Sighting(a.id, family, a.lat, a.lon, a.received_at) for a in open_alerts]
