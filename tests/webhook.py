@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from orchestrator.bus.broker import free_tcp_port
 
 
 @dataclass(frozen=True)
@@ -21,12 +22,6 @@ class Received:
     @property
     def json(self) -> Any:
         return json.loads(self.body)
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class WebhookReceiver:

@@ -62,7 +62,6 @@ class Outbox:
         clock: Callable[[], datetime],
         secrets: dict[str, str],
         *,
-        speedup: float = 1.0,
         retry_max_s: float = 300.0,
         poll_s: float = 0.2,
     ) -> None:
@@ -71,11 +70,9 @@ class Outbox:
         self.clock = clock
         self.secrets = secrets
         """Webhook URL -> its HMAC secret."""
-        self.speedup = speedup
         self.retry_max_s = retry_max_s
         self.poll_s = poll_s
         self._wake = asyncio.Event()
-        self.sent = 0
 
     def wake(self) -> None:
         """Something was queued: try it now rather than at the next poll."""
@@ -121,7 +118,6 @@ class Outbox:
                 )
                 return
         self.book.delivered(item.id, self.clock())
-        self.sent += 1
         log.info("delivered %s to %s", item.key, item.target)
 
     async def _post(self, http: httpx.AsyncClient, item: OutboxItem) -> None:

@@ -3,6 +3,7 @@ The audit row is committed before the reply goes out."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -44,3 +45,10 @@ def fail(
 ) -> HTTPException:
     record(request, who, action, target, params or {}, status, why)
     return HTTPException(status, why)
+
+
+def aware(since: datetime | None) -> datetime | None:
+    """A `since` filter must say its offset: a naive time is ambiguous across the district's zone."""
+    if since is not None and since.tzinfo is None:
+        raise HTTPException(422, "since needs a UTC offset, e.g. 2026-12-02T08:00+08:00")
+    return since

@@ -120,7 +120,6 @@ class Service:
             self.bus,
             clock,
             {w.url: w.secret for w in alerts.webhooks},
-            speedup=speedup,
             retry_max_s=alerts.retry_max_s,
         )
         self.incidents = IncidentDesk(

@@ -55,12 +55,6 @@ class AlertBook:
             row = conn.execute(q).first()
         return _alert(row._mapping) if row else None
 
-    def alert_for_sortie(self, sortie_id: str) -> AlertRow | None:
-        t = schema.alerts
-        with self.engine.connect() as conn:
-            row = conn.execute(select(t).where(t.c.sortie_id == sortie_id)).first()
-        return _alert(row._mapping) if row else None
-
     def alerts(
         self,
         *,
@@ -187,10 +181,6 @@ class AlertBook:
                     conn.execute(insert(schema.outbox).values(**values))
             except IntegrityError:
                 pass  # the same event for the same target: already queued
-
-    def enqueue(self, items: Sequence[OutboxItem]) -> None:
-        with self.engine.begin() as conn:
-            self._enqueue(conn, items)
 
     def due(self, now: datetime, limit: int = 50) -> list[OutboxItem]:
         t = schema.outbox

@@ -17,7 +17,7 @@ from orchestrator.alerts.cap_feed import cap_feed
 from orchestrator.alerts.desk import alert_json
 from orchestrator.alerts.inbound import AlertIn, AlertRefused
 from orchestrator.alerts.incidents import incident_json
-from orchestrator.api.audit import fail, guard, record, service
+from orchestrator.api.audit import aware, fail, guard, record, service
 from orchestrator.api.auth import ALERTING, Anyone, Reader
 from orchestrator.api.models import (
     Alert,
@@ -76,8 +76,7 @@ def list_alerts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[dict[str, Any]]:
-    if since is not None and since.tzinfo is None:
-        raise HTTPException(422, "since needs a UTC offset, e.g. 2026-12-02T08:00+08:00")
+    since = aware(since)
     svc = service(request)
     rows = svc.store.alerts.alerts(state=[state] if state else None, since=since, limit=limit, offset=offset)
     return [alert_json(r, svc.scenario.tz) for r in rows]

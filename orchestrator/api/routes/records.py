@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 
-from orchestrator.api.audit import service
+from orchestrator.api.audit import aware, service
 from orchestrator.api.auth import Auditor, Reader
 from orchestrator.api.models import AuditRow, Finding, Health, Problem
 from orchestrator.store import FindingRecord
@@ -44,8 +44,7 @@ def list_findings(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[dict[str, Any]]:
-    if since is not None and since.tzinfo is None:
-        raise HTTPException(422, "since needs a UTC offset, e.g. 2026-12-02T08:00+08:00")
+    since = aware(since)
     svc = service(request)
     return [
         _finding(r, svc.scenario.tz) for r in svc.store.findings(kind=kind, since=since, limit=limit, offset=offset)
