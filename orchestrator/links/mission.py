@@ -3,10 +3,13 @@
 Upload: MISSION_COUNT, then answer each request — MISSION_REQUEST_INT or plain
 MISSION_REQUEST (ArduPilot asks with the latter) — with MISSION_ITEM_INT; a lost request
 or item is recovered by re-sending what the vehicle last needs (the count before the
-first request, else the item it asked for last); MISSION_ACK with an error ends the
-upload with the error's name; INVALID_SEQUENCE mid-transfer is not fatal (the vehicle
-asks again). Uploads are not atomic, so `upload_verified` reads the mission back and
-compares item by item (item 0, home, is the vehicle's own and is not compared).
+first request, else the item it asked for last), and a transfer silent for several tries
+or cancelled by the vehicle is started again with MISSION_COUNT; MISSION_ACK with an
+error ends the upload with the error's name; INVALID_SEQUENCE mid-transfer is not fatal
+(the vehicle asks again). A lost final acknowledgement cannot be told from a lost last
+item except by reading the mission back. Uploads are not atomic, so `upload_verified`
+reads the mission back and compares item by item with what ArduPilot keeps of what was
+sent (`missions.formats.ardupilot`; item 0, home, is the vehicle's own and not compared).
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from typing import Any
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
-from missions.formats.items import NAV_COMMANDS, MissionItem
-from orchestrator.links.mavlink_link import LinkError, MavlinkLink
+from missions.formats.ardupilot import differences, stored
+from missions.formats.items import MissionItem
+from orchestrator.links.mavlink_link import LinkError, MavlinkLink, command_name
 
 log = logging.getLogger("dronepatrol.links")
 
@@ -31,6 +35,18 @@ ACK_NAME = {k: v.name.removeprefix("MAV_MISSION_") for k, v in mavlink2.enums["M
 
 class MissionError(LinkError):
     pass
+
+
+class AckLost(MissionError):
+    """Every item was sent and asked for, and the vehicle fell silent: it may hold the
+    mission and its acknowledgement was lost. Only a read-back can tell."""
+
+
+RESTARTS = 3
+"""Uploads the vehicle cancelled (it waited too long for an item) that are started again."""
+RESTART_AFTER = 3
+"""Silent periods mid-transfer before the upload starts again with MISSION_COUNT (the
+vehicle's own transfer may have timed out; ArduPilot lets the same sender restart)."""
 
 
 def _scaled(frame: int) -> bool:
@@ -96,18 +112,25 @@ async def _converse(
     count = len(items)
     last_asked: int | None = None
     silent_since = time.monotonic()
+    silences = 0
+    restarts = 0
     while True:
         try:
             msg = await asyncio.wait_for(replies.get(), wait_s)
         except TimeoutError:
+            silences += 1
+            if last_asked == count - 1 and silences >= 2:
+                raise AckLost(f"no MISSION_ACK after the last of {count} items") from None
             if time.monotonic() - silent_since > stall_s:
                 raise MissionError(f"mission upload stalled at item {last_asked} of {count}") from None
-            log.debug("link %s: upload silent, sending again what item %s needs", link.name, last_asked)
-            if last_asked is None:
+            if last_asked is None or silences % RESTART_AFTER == 0:
+                log.info("link %s: upload silent at item %s of %d, starting it again", link.name, last_asked, count)
                 send_count()
             else:
+                log.debug("link %s: upload silent, sending again what item %s needs", link.name, last_asked)
                 link.send(_encode(link, items[last_asked]))
             continue
+        silences = 0
         silent_since = time.monotonic()
         if msg.get_type() == "MISSION_ACK":
             if msg.type == mavlink2.MAV_MISSION_ACCEPTED:
@@ -119,6 +142,13 @@ async def _converse(
                 return
             if msg.type == mavlink2.MAV_MISSION_INVALID_SEQUENCE:
                 continue  # it asks again for the item it wants
+            if msg.type == mavlink2.MAV_MISSION_OPERATION_CANCELLED and restarts < RESTARTS:
+                # The vehicle gave up waiting for us (a busy ground station): start again.
+                restarts += 1
+                log.info("link %s: vehicle cancelled the upload at item %s; starting it again", link.name, last_asked)
+                last_asked = None
+                send_count()
+                continue
             why = ACK_NAME.get(msg.type, str(msg.type))
             raise MissionError(f"vehicle refused the mission: {why} (at item {last_asked})")
         seq = int(msg.seq)
@@ -191,7 +221,10 @@ def _item_number(seq: int) -> Callable[[Any], bool]:
 async def upload_verified(link: MavlinkLink, items: list[MissionItem], attempts: int = 3) -> list[MissionItem]:
     """Upload, read back, compare; again on a mismatch. Returns what the vehicle holds."""
     for attempt in range(1, attempts + 1):
-        await upload(link, items)
+        try:
+            await upload(link, items)
+        except AckLost as exc:
+            log.info("link %s: %s; reading the mission back to see what the vehicle holds", link.name, exc)
         held = await download(link)
         diff = compare(items, held)
         if diff is None:
@@ -201,17 +234,14 @@ async def upload_verified(link: MavlinkLink, items: list[MissionItem], attempts:
 
 
 def compare(sent: list[MissionItem], held: list[MissionItem]) -> str | None:
-    """None when the vehicle holds what was sent (home excepted), else the first difference."""
+    """None when the vehicle holds what ArduPilot keeps of what was sent (home excepted:
+    the vehicle's own), else the first difference naming the fields that differ."""
     if len(sent) != len(held):
         return f"{len(held)} items held, {len(sent)} sent"
     for a, b in zip(sent[1:], held[1:], strict=True):
-        if a.command not in NAV_COMMANDS:
-            # Autopilots normalise the frame of non-position commands: compare what matters.
-            same = a.command == b.command and all(abs(x - y) < 1e-4 for x, y in zip(a.params, b.params, strict=True))
-        else:
-            same = a.same_as(b)
-        if not same:
-            return f"item {a.seq}: sent {a.command} {a.params}, held {b.command} {b.params}"
+        diff = differences(stored(a), b)
+        if diff:
+            return f"item {a.seq} ({command_name(a.command)}): {', '.join(diff)} (expected!=held)"
     return None
 
 

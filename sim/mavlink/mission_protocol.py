@@ -5,7 +5,9 @@ ArduPilot does, not the _INT variant) and accepts MISSION_ITEM_INT or MISSION_IT
 reply; an item out of sequence (a repeat included) gets INVALID_SEQUENCE and is asked for
 again; an unknown command ends the transfer
 with MISSION_ACK UNSUPPORTED; silence is retried, then the transfer is cancelled. Item 0
-is home: whatever is uploaded there is replaced by the real home. Download:
+is home: whatever is uploaded there is replaced by the real home. Each item is kept as
+ArduPilot keeps it (`missions.formats.ardupilot.stored`: frames normalised, parameters
+its storage has no room for dropped), so a download returns what ArduPilot would. Download:
 MISSION_REQUEST_LIST -> MISSION_COUNT, then items on MISSION_REQUEST_INT (as
 MISSION_ITEM_INT) or MISSION_REQUEST (as MISSION_ITEM). Fence and rally lists are empty.
 """
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from missions.formats.ardupilot import stored
 from missions.formats.items import MissionItem
 from sim.mavlink.messages import (
     MISSION_ACCEPTED,
@@ -183,7 +186,7 @@ class MissionServer:
             int(f.get("current", 0) or 0),
             int(f.get("autocontinue", 1) or 0),
         )
-        up.items.append(item)
+        up.items.append(stored(item))  # what ArduPilot keeps of it, as it reads it back
         up.next_seq += 1
         up.retries = 0
         if up.next_seq < up.count:
