@@ -83,6 +83,8 @@ class MavlinkLink:
         self.latest: dict[str, Any] = {}
         self.last_heartbeat = 0.0
         self.received = 0
+        self.ignored = 0
+        """Messages refused: from another system, or heartbeats not from the autopilot."""
         self._confirmation = 0
         self._waiters: list[tuple[Predicate, asyncio.Future[Any]]] = []
         self._listeners: list[Callable[[Any], None]] = []
@@ -185,9 +187,12 @@ class MavlinkLink:
         kind = msg.get_type()
         if kind == "BAD_DATA":
             return
+        if not self._from_vehicle(msg):
+            self.ignored += 1
+            return
         self.received += 1
         self.latest[kind] = msg
-        if kind == "HEARTBEAT" and msg.autopilot != mavlink2.MAV_AUTOPILOT_INVALID:
+        if kind == "HEARTBEAT":
             if not self.target_system:
                 log.info("link %s: vehicle %d/%d heard", self.name, msg.get_srcSystem(), msg.get_srcComponent())
             self.target_system, self.target_component = msg.get_srcSystem(), msg.get_srcComponent()
@@ -204,6 +209,23 @@ class MavlinkLink:
             else:
                 still.append((pred, fut))
         self._waiters = still
+
+    def _from_vehicle(self, msg: Any) -> bool:
+        """Only the autopilot speaks for the vehicle. A heartbeat counts when it comes from
+        an autopilot component (MAV_COMP_ID_AUTOPILOT1, autopilot type not INVALID) of the
+        vehicle's system (the first such heard); other messages count when they come from
+        that system. Another ground station's heartbeats (QGroundControl, MAVProxy beside
+        the service, or one forged) would otherwise read as a disarmed vehicle."""
+        system = msg.get_srcSystem()
+        if self.target_system and system != self.target_system:
+            return False
+        if msg.get_type() == "HEARTBEAT":
+            return bool(
+                msg.get_srcComponent() == mavlink2.MAV_COMP_ID_AUTOPILOT1
+                and msg.autopilot != mavlink2.MAV_AUTOPILOT_INVALID
+                and msg.type != mavlink2.MAV_TYPE_GCS
+            )
+        return bool(self.target_system)
 
     def send(self, msg: Any) -> None:
         data = msg.pack(self.mav)
@@ -261,9 +283,9 @@ class MavlinkLink:
                 result = int(ack.result)
                 if check and result != ACCEPTED:
                     name = MAV_RESULT_NAME.get(result, str(result))
-                    raise CommandFailed(command, result, f"command {_cmd_name(command)} refused: {name}")
+                    raise CommandFailed(command, result, f"command {command_name(command)} refused: {name}")
                 return result
-        raise CommandFailed(command, None, f"command {_cmd_name(command)}: no COMMAND_ACK after {retries + 1} tries")
+        raise CommandFailed(command, None, f"command {command_name(command)}: no COMMAND_ACK after {retries + 1} tries")
 
     async def set_mode(self, custom_mode: int) -> None:
         await self.command(mavlink2.MAV_CMD_DO_SET_MODE, mavlink2.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, custom_mode)
@@ -307,6 +329,6 @@ def _of_type(kind: str) -> Predicate:
     return test
 
 
-def _cmd_name(command: int) -> str:
+def command_name(command: int) -> str:
     entry = mavlink2.enums["MAV_CMD"].get(command)
     return entry.name.removeprefix("MAV_CMD_") if entry is not None else str(command)

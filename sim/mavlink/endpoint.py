@@ -4,7 +4,9 @@ The vehicle listens on its port; every address that sends it a valid packet beco
 peer and receives everything the vehicle says (as ArduPilot SITL does for a ground
 station on `udpout:`). Malformed frames, bad CRCs, unknown ids and (with a signing key)
 unsigned or badly signed packets are counted and dropped; nothing a peer sends can stop
-the endpoint. Faults can cut the link or drop a share of packets both ways.
+the endpoint. What one ground station sends is forwarded to the others as ArduPilot
+routes between its links (a second ground station's heartbeats reach the first). Faults
+can cut the link or drop a share of packets both ways.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class LinkStats:
     bad: int = 0
     unsigned: int = 0
     dropped: int = 0
+    forwarded: int = 0
 
 
 @dataclass
@@ -74,6 +77,8 @@ class MavlinkEndpoint(asyncio.DatagramProtocol):
             self.mav.signing.allow_unsigned_callback = lambda _mav, _msg_id: False
         self.inbox: list[tuple[str, dict[str, Any], tuple[int, int]]] = []
         self.peers: dict[tuple[str, int], float] = {}
+        self.routes: dict[tuple[int, int], set[tuple[str, int]]] = {}
+        """(system, component) -> the peers it was heard from (ArduPilot's learned routes)."""
         self.transport: asyncio.DatagramTransport | None = None
         self.stats = LinkStats()
         self.faults = LinkFaults(rng=random.Random(seed))
@@ -113,11 +118,35 @@ class MavlinkEndpoint(asyncio.DatagramProtocol):
                 continue
             self.stats.received += 1
             self.peers[addr] = time.monotonic()
+            self._route(msg, addr)
             fields = msg.to_dict()
             fields.pop("mavpackettype", None)
             self.inbox.append((kind, fields, (msg.get_srcSystem(), msg.get_srcComponent())))
         if self.inbox and self.mail is not None:
             self.mail.set()
+
+    def _route(self, msg: Any, came_from: tuple[str, int]) -> None:
+        """Forward what one ground station says to the others, as ArduPilot's
+        MAVLink_routing::check_and_forward does between its links: a heartbeat goes to
+        every other link except those its sender is known on; a message for another
+        system, or for everyone, goes to the links where a system it targets was heard."""
+        src = (msg.get_srcSystem(), msg.get_srcComponent())
+        self.routes.setdefault(src, set()).add(came_from)
+        others = [a for a in self.peers if a != came_from]
+        if not others or self.transport is None:
+            return
+        if msg.get_type() == "HEARTBEAT":
+            targets = [a for a in others if a not in self.routes[src]]
+        else:
+            system = getattr(msg, "target_system", None)
+            if system == self.mav.srcSystem:
+                return  # for this vehicle only
+            heard = [links for (sys, _c), links in self.routes.items() if system in (None, 0, sys)]
+            targets = [a for a in others if any(a in links for links in heard)]
+        raw = msg.get_msgbuf()
+        for a in targets:
+            self.transport.sendto(raw, a)
+            self.stats.forwarded += 1
 
     def error_received(self, exc: Exception) -> None:
         log.debug("udp error: %s", exc)
