@@ -91,6 +91,11 @@ class FleetTracker:
             self._tasks.append(asyncio.create_task(self._carry_out(drone, c)))
 
     async def start(self) -> None:
+        # Stamped again now: a clock that follows the docks knows the time only once they
+        # have spoken, which is after this tracker was built.
+        now = self.clock()
+        for machine in self.machines.values():
+            machine.since = now
         for drone, link in self.links.items():
             link.on_message(functools.partial(self._mavlink, drone))
         self.docks.on_state(self._dock)
