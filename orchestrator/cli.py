@@ -283,6 +283,9 @@ def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
             base_port=args.base_port,
             host=args.host,
             signing_key=key,
+            video=not args.no_video,
+            video_port=args.video_port,
+            video_fps=args.video_fps,
         )
     )
     return 0
