@@ -8,9 +8,9 @@ same items from `FIRST_LEG` on: the take-off is skipped by setting the current i
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+from missions.autopilot import ARDUCOPTER_DEFAULTS, CopterLimits
 from missions.dispatch import ON_SCENE_S, Candidate
 from missions.fleet import Airport
 from missions.formats.items import Cmd, Frame, MissionItem, renumber
@@ -31,6 +31,8 @@ class ResponseFlight:
     orbit_turns: int
     needed_pct: float
     """Battery the flight takes (reserve excluded), from dispatch's energy estimate."""
+    orbit_s: float
+    """Planned time round the spot, at the drone's own orbit speed."""
 
 
 def response_flight(
@@ -40,9 +42,11 @@ def response_flight(
     home: Route,
     target: XY,
     on_scene_s: float = ON_SCENE_S,
+    limits: CopterLimits = ARDUCOPTER_DEFAULTS,
 ) -> ResponseFlight:
     """Mission items for `candidate` to reach `target`, orbit it for about `on_scene_s`, and
-    return to `airport` along `home`."""
+    return to `airport` along `home`. The orbit's turns are counted at the speed the drone
+    will fly round it (`limits`, read from the drone; ArduCopter's defaults otherwise)."""
     if candidate.route is None:
         raise ValueError(f"{candidate.airport_id} has no route to the alert: {candidate.note}")
     d = airport.drone
@@ -54,7 +58,7 @@ def response_flight(
         return MissionItem(0, rel, Cmd.NAV_WAYPOINT, x=lat, y=lon, z=alt)
 
     lon_t, lat_t = frame.to_lonlat(*target)
-    turns = max(1, round(on_scene_s * d.cruise_speed_ms / (2 * math.pi * ORBIT_RADIUS_M)))
+    turns = limits.turns_for(ORBIT_RADIUS_M, on_scene_s)
     items = [
         MissionItem(0, Frame.GLOBAL, Cmd.NAV_WAYPOINT, x=airport.lat, y=airport.lon, z=airport.elevation_m),
         MissionItem(0, rel, Cmd.NAV_TAKEOFF, x=airport.lat, y=airport.lon, z=alt),
@@ -68,4 +72,4 @@ def response_flight(
         MissionItem(0, rel, Cmd.NAV_RETURN_TO_LAUNCH),
     ]
     needed = (candidate.trip_soc or 0.0) * 100
-    return ResponseFlight(renumber(items), alt, turns, needed)
+    return ResponseFlight(renumber(items), alt, turns, needed, limits.orbit_s(ORBIT_RADIUS_M, turns))

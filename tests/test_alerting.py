@@ -19,6 +19,7 @@ from missions.alerting import (
     percentiles,
     same_event,
 )
+from missions.autopilot import ARDUCOPTER_DEFAULTS
 from missions.dispatch import DroneState, DroneStatus, dispatch
 from missions.formats.items import Cmd
 from missions.response import FIRST_LEG, ORBIT_RADIUS_M, response_flight
@@ -95,7 +96,8 @@ def test_the_response_flight_dashes_out_orbits_the_spot_looking_at_it_and_comes_
     assert roi.seq < orbit.seq < next(i.seq for i in flight.items if i.command == Cmd.DO_SET_ROI_NONE)
     assert (orbit.x, orbit.y) == pytest.approx((lat, lon)) and (roi.x, roi.y) == pytest.approx((lat, lon))
     assert orbit.param3 == ORBIT_RADIUS_M and orbit.param1 >= 1
-    orbit_s = orbit.param1 * 2 * math.pi * ORBIT_RADIUS_M / ap.drone.cruise_speed_ms
-    assert 200 <= orbit_s <= 400, "about the five minutes dispatch planned on scene"
+    orbit_s = orbit.param1 * 2 * math.pi * ORBIT_RADIUS_M / ARDUCOPTER_DEFAULTS.orbit_speed_ms(ORBIT_RADIUS_M)
+    assert orbit_s == pytest.approx(flight.orbit_s)
+    assert 240 <= orbit_s <= 360, "about the five minutes dispatch planned on scene, at AC_Circle's speed"
     assert all(i.z <= 120 for i in flight.items[1:]), "under the ceiling"
     assert 0 < flight.needed_pct < 60

@@ -7,12 +7,15 @@ for a download; libraries/GCS_MAVLink/MAVLink_routing.cpp forwards between links
 from __future__ import annotations
 
 import asyncio
+import math
 import socket
 import time
 
 import pytest
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
+from missions.autopilot import PARAMS as AUTOPILOT_PARAMS
+from missions.autopilot import CopterLimits, speed_checks
 from missions.fleet import Airport
 from missions.formats.ardupilot import differences, stored
 from missions.formats.items import Cmd, Frame, MissionItem, sortie_items
@@ -262,3 +265,83 @@ def test_an_upload_whose_acknowledgement_is_lost_is_confirmed_by_reading_it_back
     lost, held = asyncio.run(run())
     assert lost == 1, "the acknowledgement really was lost"
     assert compare(items, held) is None
+
+
+# --- the speeds ArduCopter flies ------------------------------------------------------------------
+
+
+def test_an_orbit_is_flown_at_ac_circle_speed_as_measured_on_a_real_arducopter() -> None:
+    """AC_Circle::calc_velocities: min(WPNAV_SPEED, sqrt(0.5 * WPNAV_ACCEL * r), CIRCLE_RATE * r).
+    With ArduCopter's defaults a real 4.7 SITL quad flew a 40 m orbit at about 7 m/s."""
+    limits = CopterLimits()
+    assert limits.orbit_speed_ms(40.0) == pytest.approx(7.07, abs=0.05)
+    assert CopterLimits.from_params({"WPNAV_ACCEL": 500}).orbit_speed_ms(40.0) == pytest.approx(10.0, abs=0.01)
+    assert CopterLimits.from_params({"CIRCLE_RATE": 5}).orbit_speed_ms(40.0) == pytest.approx(3.49, abs=0.01)
+    assert limits.orbit_speed_ms(400.0) == 10.0, "WPNAV_SPEED caps a wide circle"
+
+
+def test_the_alert_orbit_is_planned_and_flown_at_the_speed_the_drones_parameters_allow(
+    sim_world, scenario: Scenario
+) -> None:  # type: ignore[no-untyped-def]
+    from missions.dispatch import dispatch
+
+    world = sim_world(speedup=20, airports=["yuehai"], open_docks=True)
+    lon, lat = 113.9560, 22.5450
+    ap = scenario.airports["yuehai"]
+
+    async def run() -> tuple[float, float, float, list[float]]:
+        link = await MavlinkLink(world.mavlink_url("yuehai"), heartbeat_hz=20, link_timeout_s=1.0).open()
+        try:
+            await link.wait_heartbeat(5)
+            while link.latest["HEARTBEAT"].system_status < mavlink2.MAV_STATE_STANDBY:
+                await link.wait_for("HEARTBEAT", 2)
+            limits = CopterLimits.from_params({p: await link.read_param(p) for p in AUTOPILOT_PARAMS})
+            decision = dispatch(scenario, lon, lat, world.clock.now(), {})
+            assert decision.choice is not None and decision.choice.airport_id == "yuehai"
+            target = scenario.to_xy(lon, lat)
+            home = scenario.airspace.router(frozenset()).route(target, ap.xy)
+            flight = response_flight(ap, scenario.frame, decision.choice, home, target, limits=limits)
+            orbit = next(i for i in flight.items if i.command == Cmd.NAV_LOITER_TURNS)
+            await upload_verified(link, flight.items)
+            await link.request_stream("GLOBAL_POSITION_INT", 4)
+            await link.set_mode(4)
+            await link.arm()
+            await link.takeoff(flight.alt_m)
+            await link.wait_for(lambda m: m.get_type() == "GLOBAL_POSITION_INT" and m.relative_alt > 20_000, 60)
+            await link.set_mode(3)
+            arrived = await link.wait_for(lambda m: m.get_type() == "MISSION_ITEM_REACHED" and m.seq == orbit.seq, 120)
+            t0 = link.latest["GLOBAL_POSITION_INT"].time_boot_ms / 1000
+            del arrived
+            speeds: list[float] = []
+            with link.subscribe(lambda m: m.get_type() in ("GLOBAL_POSITION_INT", "MISSION_CURRENT")) as q:
+                while True:
+                    m = await asyncio.wait_for(q.get(), 60)
+                    if m.get_type() == "MISSION_CURRENT" and m.seq > orbit.seq:
+                        break
+                    if m.get_type() == "GLOBAL_POSITION_INT":
+                        speeds.append(math.hypot(m.vx, m.vy) / 100)
+            t1 = link.latest["GLOBAL_POSITION_INT"].time_boot_ms / 1000
+            return flight.orbit_s, t1 - t0, limits.orbit_speed_ms(abs(orbit.param3)), speeds
+        finally:
+            await link.close()
+
+    planned_s, flown_s, planned_ms, speeds = asyncio.run(run())
+    assert flown_s == pytest.approx(planned_s, rel=0.10), (flown_s, planned_s)
+    steady = sorted(speeds)[len(speeds) // 4 : -len(speeds) // 4 or None]
+    assert steady and sum(steady) / len(steady) == pytest.approx(planned_ms, rel=0.10), (planned_ms, steady)
+
+
+def test_legs_flown_slower_than_planned_are_found() -> None:
+    rel = Frame.GLOBAL_RELATIVE_ALT
+    items = [
+        MissionItem(0, 0, Cmd.NAV_WAYPOINT, x=LAT, y=LON, z=0),
+        MissionItem(1, rel, Cmd.NAV_TAKEOFF, x=LAT, y=LON, z=80),
+        MissionItem(2, 2, Cmd.DO_CHANGE_SPEED, 1, 20.0, -1),
+        MissionItem(3, rel, Cmd.NAV_WAYPOINT, x=LAT, y=LON, z=80),
+        MissionItem(4, rel, Cmd.NAV_WAYPOINT, x=LAT + 0.018, y=LON, z=80),  # 2.0 km north
+        MissionItem(5, rel, Cmd.NAV_WAYPOINT, x=LAT + 0.0181, y=LON, z=80),  # 11 m: too short to judge
+        MissionItem(6, rel, Cmd.NAV_RETURN_TO_LAUNCH),
+    ]
+    checks = speed_checks(items, {1: 0.0, 3: 10.0, 4: 210.0, 5: 212.0})
+    assert [(c.seq, c.planned_ms) for c in checks] == [(4, 20.0)]
+    assert checks[0].flown_ms == pytest.approx(10.0, rel=0.01) and checks[0].error == pytest.approx(-0.5, abs=0.01)

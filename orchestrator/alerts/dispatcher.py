@@ -114,7 +114,7 @@ class AlertDispatcher:
             decision.at, decision.at, self.scenario.approvals, emergency=True
         )
         home = self.scenario.airspace.router(blocked).route(target, ap.xy)
-        flight = response_flight(ap, self.scenario.frame, choice, home, target)
+        flight = response_flight(ap, self.scenario.frame, choice, home, target, limits=self.fleet.limits_at(ap.id))
         why = f"for alert {alert.id} ({alert.kind}, priority {alert.priority}): {decision.reason}"
         if state.status is DroneStatus.AIRBORNE:
             sid = next(r.sortie_id for r in self.scheduler.running.values() if r.airport == ap.id)

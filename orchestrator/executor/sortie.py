@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from missions.autopilot import ARDUCOPTER_DEFAULTS, CopterLimits, SpeedCheck, speed_checks
 from missions.formats.items import MissionItem
 from missions.geo import haversine_m
 from missions.vocabulary import DockOsd, LidState
@@ -42,6 +43,11 @@ MIN_WAIT_WALL_S = 2.0
 """No wait times out in less wall time than this, however fast the simulator runs."""
 WALL_CAP_S = 3600.0
 """Wall-time cap on waits that `_within` bounds by the service's clock."""
+
+
+SPEED_TOLERANCE = 0.25
+"""Leg speeds off the plan by more than this share are reported (acceleration and wind
+account for less on a leg of several hundred metres)."""
 
 
 class SortieState(StrEnum):
@@ -135,8 +141,12 @@ class SortieRunner:
         on_step: Callable[[SortieRecord, Step], None] | None = None,
         failsafes: dict[str, float] | None = None,
         on_command: Callable[[CommandNote], None] | None = None,
+        limits: CopterLimits = ARDUCOPTER_DEFAULTS,
     ) -> None:
         self.on_command = on_command
+        self.limits = limits
+        """The speeds the drone's autopilot allows (read from it): a leg without a speed
+        of its own is planned at its WPNAV_SPEED."""
         self.failsafes = failsafes
         """Parameters set and verified before launch (orchestrator.executor.failsafe)."""
         self.link = link
@@ -148,6 +158,9 @@ class SortieRunner:
         """(vehicle seconds, percent) in flight."""
         self._boot_s = 0.0
         self._reached = -1
+        self._reached_at: dict[int, float] = {}
+        """Item seq -> vehicle seconds when MISSION_ITEM_REACHED came."""
+        self.speed_checks: list[SpeedCheck] = []
         self._complete = False
         self._home_ordered = False
         self._rec: SortieRecord | None = None
@@ -281,7 +294,27 @@ class SortieRunner:
             self._record(rec, SortieState.ABORTED, why)
         else:
             where = "" if order.landing_at == order.airport else f" at {order.landing_at}"
-            self._record(rec, SortieState.COMPLETED, f"landed{where}, lid closed, charging")
+            self._record(rec, SortieState.COMPLETED, f"landed{where}, lid closed, charging{self._speed_note(order)}")
+
+    def _speed_note(self, order: SortieOrder) -> str:
+        """The legs flown slower or faster than planned by more than SPEED_TOLERANCE, said
+        in the sortie's record (the plan's times and battery are off by as much)."""
+        self.speed_checks = speed_checks(order.items, self._reached_at, self.limits)
+        if not self.speed_checks:
+            return ""
+        worst = max(self.speed_checks, key=lambda c: abs(c.error))
+        log.info(
+            "sortie %s: %d legs, flown/planned speed %s",
+            order.id,
+            len(self.speed_checks),
+            ", ".join(f"{c.flown_ms:.1f}/{c.planned_ms:.1f}" for c in self.speed_checks),
+        )
+        if abs(worst.error) <= SPEED_TOLERANCE:
+            return ""
+        return (
+            f"; flew {worst.flown_ms:.1f} m/s where {worst.planned_ms:.1f} m/s was planned "
+            f"(item {worst.seq}, {worst.error:+.0%})"
+        )
 
     def order_home(self) -> None:
         """An operator's abort: the watcher turns the drone home at its next look."""
@@ -354,6 +387,7 @@ class SortieRunner:
             self._boot_s = msg.time_boot_ms / 1000.0
         elif kind == "MISSION_ITEM_REACHED":
             self._reached = max(self._reached, int(msg.seq))
+            self._reached_at.setdefault(int(msg.seq), self._boot_s)
         elif kind == "MISSION_CURRENT" and getattr(msg, "mission_state", 0) == 5:
             self._complete = True
         elif kind == "SYS_STATUS" and msg.battery_remaining >= 0 and self._boot_s:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from missions.autopilot import ARDUCOPTER_DEFAULTS, CopterLimits
+from missions.autopilot import PARAMS as AUTOPILOT_PARAMS
 from missions.vocabulary import DockOsd
 from orchestrator.bus.docks import DockClient, DockServiceError
 from orchestrator.fleet.machine import (
@@ -54,6 +56,8 @@ class FleetTracker:
         self.on_transition = on_transition
         self.machines = {d: DroneMachine(d, clock()) for d in links}
         self._last: dict[str, dict[str, Any]] = {d: {} for d in links}
+        self.limits: dict[str, CopterLimits] = {}
+        """Per drone, the speeds its autopilot's parameters allow (read at connection)."""
         self._tasks: list[asyncio.Task[None]] = []
 
     # ---- queries ------------------------------------------------------------------------
@@ -119,10 +123,35 @@ class FleetTracker:
                 await link.wait_heartbeat(30)
                 for message, hz in (("GLOBAL_POSITION_INT", 1), ("SYS_STATUS", 0.5)):
                     await link.request_stream(message, hz)
+                await self._read_limits(drone, link)
                 return
             except (TimeoutError, CommandFailed, LinkError) as exc:
                 log.warning("drone %s: streams not set up yet (%s); retrying", drone, exc)
                 await asyncio.sleep(5)
+
+    async def _read_limits(self, drone: str, link: MavlinkLink) -> None:
+        """The speeds the autopilot will fly (`missions.autopilot`), read once it is heard:
+        plans use them instead of assuming the drone model's."""
+        values: dict[str, float] = {}
+        for name in AUTOPILOT_PARAMS:
+            try:
+                values[name] = await link.read_param(name)
+            except LinkError as exc:
+                log.info("drone %s: %s; planning with ArduCopter's default", drone, exc)
+        self.limits[drone] = CopterLimits.from_params(values)
+        lim = self.limits[drone]
+        log.info(
+            "drone %s: flies legs at %.1f m/s unless told, orbits of 40 m at %.1f m/s (WPNAV_ACCEL %.0f cm/s/s)",
+            drone,
+            lim.wpnav_speed_ms,
+            lim.orbit_speed_ms(40.0),
+            lim.wpnav_accel_mss * 100,
+        )
+
+    def limits_at(self, airport: str) -> CopterLimits:
+        """The limits of the drone standing at (or flying from) `airport`."""
+        drone = self.drone_at(airport) or next((d for d, a in self.location.items() if a == airport), airport)
+        return self.limits.get(drone, ARDUCOPTER_DEFAULTS)
 
     async def _watch_links(self) -> None:
         while True:

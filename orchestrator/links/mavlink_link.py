@@ -304,6 +304,19 @@ class MavlinkLink:
         msg_id = getattr(mavlink2, f"MAVLINK_MSG_ID_{message}")
         await self.command(mavlink2.MAV_CMD_SET_MESSAGE_INTERVAL, msg_id, 1e6 / hz if hz > 0 else -1)
 
+    async def read_param(self, name: str, wait_s: float = 1.0, retries: int = 3) -> float:
+        """PARAM_REQUEST_READ until the vehicle answers with the parameter's value."""
+        for _ in range(retries + 1):
+            self.send(self.mav.param_request_read_encode(self.target_system, self.target_component, name.encode(), -1))
+            try:
+                value = await self.wait_for(
+                    lambda m: m.get_type() == "PARAM_VALUE" and m.param_id.rstrip("\x00") == name, wait_s
+                )
+            except TimeoutError:
+                continue
+            return float(value.param_value)
+        raise LinkError(f"link {self.name}: no PARAM_VALUE for {name}")
+
     async def set_param(self, name: str, value: float, wait_s: float = 1.0, retries: int = 3) -> float:
         """PARAM_SET until the vehicle echoes the parameter; returns the value it now holds."""
         for _ in range(retries + 1):

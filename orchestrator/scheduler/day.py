@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from missions.autopilot import ARDUCOPTER_DEFAULTS
 from missions.formats.items import MissionItem
 from missions.patrols import Patrol
 from missions.planner import DayPlan, ScheduledSortie, Unscheduled, check_sortie, plan_day, reassign
@@ -342,6 +343,7 @@ class DayScheduler:
             on_step=on_step,
             failsafes=self.config.failsafes,
             on_command=self._command,
+            limits=self.fleet.limits.get(drone, ARDUCOPTER_DEFAULTS) if self.fleet is not None else ARDUCOPTER_DEFAULTS,
         )
 
     def _command(self, note: CommandNote) -> None:

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from missions.autopilot import CopterLimits
 from missions.formats.items import MissionItem
 from sim.mavlink.messages import INFO, Out, statustext
 from sim.vehicle.modes import COMMAND_NAMES, NAV_COMMANDS
@@ -184,8 +185,10 @@ class MissionRunner:
         if t.kind == "loiter_unlim":
             return (t.x, t.y, t.alt), []
         if t.kind == "turns":
-            circumference = 2 * math.pi * t.turn_radius
-            needed = t.turns * circumference / max(copter.cruise_speed(), 1.0)
+            # AC_Circle's speed: WPNAV_SPEED, half WPNAV_ACCEL toward the centre, CIRCLE_RATE;
+            # a DO_CHANGE_SPEED does not reach the circle.
+            limits = CopterLimits.from_params(copter.params.values)
+            needed = limits.orbit_s(t.turn_radius, t.turns)
             if now - self.arrived_at >= needed:
                 return self._advance(copter, now)
             self.orbit_angle = (now - self.arrived_at) / needed * t.turns * 2 * math.pi

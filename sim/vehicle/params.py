@@ -54,7 +54,10 @@ SPECS: dict[str, ParamSpec] = {
     "WPNAV_SPEED_UP": ParamSpec(600, 10, 1000, integer=False, doc="cm/s"),
     "WPNAV_SPEED_DN": ParamSpec(300, 10, 500, integer=False, doc="cm/s"),
     "WPNAV_RADIUS": ParamSpec(200, 5, 1000, integer=False, doc="cm"),
-    "WPNAV_ACCEL": ParamSpec(400, 50, 500, integer=False, doc="cm/s/s"),
+    "WPNAV_ACCEL": ParamSpec(
+        250, 50, 500, integer=False, doc="cm/s/s; AC_Circle keeps to half of it toward the centre"
+    ),
+    "CIRCLE_RATE": ParamSpec(20, -90, 90, integer=False, doc="deg/s, the most a circle turns"),
     "RTL_ALT": ParamSpec(8000, 200, 30_000, doc="cm; dock drones come home above the rooftops (ArduCopter 1500)"),
     "RTL_SPEED": ParamSpec(0, 0, 2000, integer=False, doc="cm/s, 0 = WPNAV_SPEED"),
     "RTL_LOIT_TIME": ParamSpec(2000, 0, 60_000, doc="ms over home before descending"),
