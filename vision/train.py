@@ -1,20 +1,24 @@
-"""Train the detector from scratch on the simulator's images, then export it to ONNX.
+"""Train the detector, then export it to ONNX (and int8).
 
-Reproducible on a CPU, offline: the network is built from ultralytics' YOLO11 YAML (no
-pretrained weights to fetch), the AMP check is off, and the dataset is rendered by
-`sim.scene.dataset` unless a YOLO folder is given. The exported ONNX takes any input size
-(dynamic axes), so the pipeline can feed a 16:9 rectangle instead of a padded square.
+Reproducible on a CPU, offline: the network is built from ultralytics' YAML, started from
+weights found on disk (a COCO-pretrained YOLOv5 checkpoint, `vision.pretrained`) or from
+scratch, never fetched; the AMP check is off. Data: several labelled folders of real and
+rendered images merged and split by group (`vision.datasets`), one YOLO folder, or images
+rendered by `sim.scene.dataset`. Training resumes from its last checkpoint, epoch by
+epoch. The exported ONNX takes any input size (dynamic axes), so the pipeline can feed a
+16:9 rectangle instead of a padded square.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from vision.datasets import Source
+from vision.datasets import build as build_dataset
 from vision.offline import ultralytics
 
 log = logging.getLogger(__name__)
@@ -35,6 +39,11 @@ class TrainConfig:
     seed: int = 0
     n_images: int = 600
     """Rendered images when no dataset folder is given."""
+    start: Path | None = None
+    """Starting weights: a YOLOv5 checkpoint (COCO-pretrained: its backbone and neck carry
+    over, see `vision.pretrained`) or an ultralytics `.pt`; None trains from scratch."""
+    val_share: float = 0.2
+    workers: int = 2
 
 
 def render_dataset(out: Path, n: int, seed: int, scenario: Path | None = None) -> Path:
@@ -54,32 +63,63 @@ def data_yaml(data: Path) -> Path:
     return path
 
 
-def train(cfg: TrainConfig, work: Path, data: Path | None = None, install_to: Path | None = None) -> Path:
-    """Train, export, and return the ONNX path (copied into `install_to` when given)."""
+def last_checkpoint(work: Path) -> Path:
+    return work / "run" / "weights" / "last.pt"
+
+
+def train(
+    cfg: TrainConfig,
+    work: Path,
+    data: Path | list[Source] | None = None,
+    install_to: Path | None = None,
+    resume: bool | Path = False,
+) -> Path:
+    """Train, export, and return the ONNX path (copied into `install_to` when given).
+
+    `data` is a YOLO dataset (a data.yaml or its folder), or several labelled sources
+    merged into `work/dataset` split by group (`vision.datasets`), or None to render one.
+    `resume` goes on from `work`'s last checkpoint (or from the checkpoint given, copied
+    there first): the epoch, optimiser and schedule carry on where they stopped, so a
+    training spans as many runs as the machine needs."""
     ul = ultralytics()
     import torch
 
     torch.set_num_threads(cfg.threads)
+    work = work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    yaml_path = data_yaml(data) if data else render_dataset(work / "dataset", cfg.n_images, cfg.seed)
-    model = ul.YOLO(cfg.arch)
-    model.train(
-        data=str(yaml_path),
-        epochs=cfg.epochs,
-        imgsz=cfg.imgsz,
-        batch=cfg.batch,
-        device="cpu",
-        workers=min(2, os.cpu_count() or 1),
-        pretrained=False,
-        amp=False,
-        seed=cfg.seed,
-        deterministic=True,
-        project=str(work),
-        name="run",
-        exist_ok=True,
-        plots=False,
-        verbose=True,
-    )
+    if isinstance(data, list):
+        yaml_path = build_dataset(data, work / "dataset", val_share=cfg.val_share, seed=cfg.seed)
+    else:
+        yaml_path = data_yaml(data) if data else render_dataset(work / "dataset", cfg.n_images, cfg.seed)
+    last = last_checkpoint(work)
+    if isinstance(resume, Path):
+        last.parent.mkdir(parents=True, exist_ok=True)
+        if resume.resolve() != last:
+            shutil.copyfile(resume, last)
+    if resume:
+        if not last.is_file():
+            raise FileNotFoundError(f"{last}: no checkpoint to resume from")
+        log.info("resuming from %s", last)
+        ul.YOLO(str(last)).train(resume=True, workers=cfg.workers)
+    else:
+        model = ul.YOLO(str(_start(cfg, work)) if cfg.start is not None else cfg.arch)
+        model.train(
+            data=str(yaml_path),
+            epochs=cfg.epochs,
+            imgsz=cfg.imgsz,
+            batch=cfg.batch,
+            device="cpu",
+            workers=cfg.workers,
+            pretrained=cfg.start is not None,
+            amp=False,
+            seed=cfg.seed,
+            deterministic=True,
+            project=str(work),
+            name="run",
+            exist_ok=True,
+            plots=False,
+            verbose=True,
+        )
     best = work / "run" / "weights" / "best.pt"
     onnx_path = export_onnx(best, cfg.imgsz)
     int8 = quantize(onnx_path, yaml_path, onnx_path.with_name(DEFAULT_INT8.name), cfg.imgsz)
@@ -92,6 +132,21 @@ def train(cfg: TrainConfig, work: Path, data: Path | None = None, install_to: Pa
             shutil.copyfile(int8.with_suffix(".bin"), (install_to / DEFAULT_INT8.name).with_suffix(".bin"))
         return install_to / DEFAULT_MODEL.name
     return onnx_path
+
+
+def _start(cfg: TrainConfig, work: Path) -> Path:
+    """The checkpoint training starts from: an ultralytics `.pt` as it is, a YOLOv5 one
+    carried into `cfg.arch` (backbone and neck)."""
+    from vision.pretrained import start_checkpoint, yolov5_state
+
+    assert cfg.start is not None
+    try:
+        yolov5_state(cfg.start)
+    except Exception:  # not a YOLOv5 pickle: an ultralytics checkpoint, used as it is
+        return cfg.start
+    out, carried, total = start_checkpoint(cfg.start, cfg.arch, work / "start.pt")
+    log.info("start: %d of %d tensors of %s from %s", carried, total, cfg.arch, cfg.start)
+    return out
 
 
 def calibration_images(yaml_path: Path, n: int = 200) -> list:  # type: ignore[type-arg]

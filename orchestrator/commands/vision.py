@@ -30,14 +30,35 @@ def add_parser(sub: argparse._SubParsersAction, scenario_arg: Callable[[argparse
         p.add_argument("--imgsz", type=int, help="long side of the network input (default from settings: 320)")
         p.add_argument("--conf", type=float, help="lowest score kept")
 
-    tp = vsub.add_parser("train", help="train the detector from scratch on the simulator's images (CPU, offline)")
+    tp = vsub.add_parser("train", help="train the detector on labelled folders and rendered images (CPU, offline)")
     scenario_arg(tp)
-    tp.add_argument("--data", type=Path, help="a YOLO dataset (folder with data.yaml); default: render one")
+    tp.add_argument(
+        "--data",
+        action="append",
+        metavar="DIR[=MAP]",
+        help="a labelled YOLO folder, with its class map when its ids are not ours (e.g. "
+        "real/fire_smoke/x=0:smoke,1:fire); repeat for several, merged and split by group. "
+        "One folder with a data.yaml and train/val of its own is used as it is. Default: render one",
+    )
     tp.add_argument("--images", type=int, default=600, help="images to render when no --data (default 600)")
     tp.add_argument("--epochs", type=int, default=40)
     tp.add_argument("--imgsz", type=int, default=320)
     tp.add_argument("--batch", type=int, default=16)
     tp.add_argument("--seed", type=int, default=0)
+    tp.add_argument("--arch", default="yolo11n.yaml", help="network (ultralytics YAML), e.g. yolov5n.yaml")
+    tp.add_argument("--start", type=Path, help="starting weights: a YOLOv5 checkpoint (COCO) or an ultralytics .pt")
+    tp.add_argument("--val-share", type=float, default=0.2, help="share of each folder's groups kept for validation")
+    tp.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
+    tp.add_argument("--workers", type=int, default=2, help="data loader processes")
+    tp.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=False,
+        type=Path,
+        metavar="CHECKPOINT",
+        help="go on from the work folder's last checkpoint (or from CHECKPOINT, copied there first)",
+    )
     tp.add_argument("--out", type=Path, help="work folder (default: <data_dir>/vision-train)")
     tp.add_argument("--install", type=Path, help="copy the .pt and .onnx into this folder when done")
 
@@ -122,13 +143,49 @@ def cmd_vision(args: argparse.Namespace, settings: Settings) -> int:
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:
     os.environ["YOLO_VERBOSE"] = "1"  # the training progress bar
-    from vision.train import TrainConfig, train
+    try:
+        from vision.datasets import DatasetError, Source
+        from vision.train import TrainConfig, train
+    except ImportError as exc:
+        raise VisionUsageError(f"training needs the train extra: pip install 'dronepatrol[train]' ({exc})") from None
+    from vision.classmap import ClassMapError
 
     if args.epochs <= 0 or args.images <= 1:
         raise VisionUsageError("--epochs and --images must be positive (at least 2 images)")
-    cfg = TrainConfig(epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, seed=args.seed, n_images=args.images)
+    if args.imgsz % 32:
+        raise VisionUsageError(f"--imgsz {args.imgsz}: a multiple of 32")
+    if not 0 < args.val_share < 1:
+        raise VisionUsageError(f"--val-share {args.val_share}: a share between 0 and 1")
+    if args.start is not None and not args.start.is_file():
+        raise VisionUsageError(f"--start {args.start}: no such file")
+    if isinstance(args.resume, Path) and not args.resume.is_file():
+        raise VisionUsageError(f"--resume {args.resume}: no such file")
+    data: Path | list[Source] | None = None
+    given = args.data or []
+    try:
+        if len(given) == 1 and "=" not in given[0] and (Path(given[0]) / "images" / "train").is_dir():
+            data = Path(given[0])
+        elif given:
+            data = [Source.parse(text) for text in given]
+    except (DatasetError, ClassMapError) as exc:
+        raise VisionUsageError(str(exc)) from None
+    cfg = TrainConfig(
+        epochs=args.epochs,
+        imgsz=args.imgsz,
+        batch=args.batch,
+        seed=args.seed,
+        n_images=args.images,
+        arch=args.arch,
+        start=args.start,
+        val_share=args.val_share,
+        threads=args.threads,
+        workers=args.workers,
+    )
     out = args.out or settings.data_dir / "vision-train"
-    path = train(cfg, out, args.data, args.install)
+    try:
+        path = train(cfg, out, data, args.install, resume=args.resume)
+    except (DatasetError, FileNotFoundError) as exc:
+        raise VisionUsageError(str(exc)) from None
     print(f"model: {path}")
     return 0
 
