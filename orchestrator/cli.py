@@ -105,6 +105,13 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--video-port", type=int, default=0, help="HTTP port of the MJPEG streams (0: any free port)")
     sp.add_argument("--video-fps", type=_positive, default=5.0, help="frames per wall second per airborne drone")
     sp.add_argument("--no-video", action="store_true", help="no cameras (MAVLink and docks only)")
+    sp.add_argument(
+        "--docks-only",
+        action="append",
+        metavar="AIRPORT=URL",
+        help="run only this airport's dock, for a drone flown elsewhere (ArduPilot, PX4, SITL) whose MAVLink "
+        "it watches at URL (udpout:/udpin:/tcp:HOST:PORT): its pad and charge follow that drone; repeatable",
+    )
     simsub = sp.add_subparsers(dest="sim_command")
     fp = simsub.add_parser("fault", help="inject a fault into a running simulator")
     fp.add_argument("--mqtt", required=True, dest="fault_mqtt", help="the simulator's broker URL")
@@ -272,6 +279,7 @@ def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
         if len(key) != 32:
             raise UsageError("--signing-key must be 32 bytes (64 hex digits)")
     start = sc.localize(args.start) if args.start else sc.day_start().replace(hour=8)
+    docks_only = _docks_only(args.docks_only or [], sc)
     asyncio.run(
         run_sim(
             sc,
@@ -286,9 +294,28 @@ def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
             video=not args.no_video,
             video_port=args.video_port,
             video_fps=args.video_fps,
+            docks_only=docks_only,
         )
     )
     return 0
+
+
+def _docks_only(given: list[str], sc: Scenario) -> dict[str, str]:
+    from orchestrator.links.address import AddressError, LinkAddress
+
+    out: dict[str, str] = {}
+    for text in given:
+        airport, sep, url = text.partition("=")
+        if not sep or not url:
+            raise UsageError(f"--docks-only {text}: expected AIRPORT=URL, e.g. shekou=tcp:127.0.0.1:5760")
+        if airport not in sc.airports:
+            raise UsageError(f"--docks-only {text}: unknown airport '{airport}' (known: {', '.join(sc.airports)})")
+        try:
+            address = LinkAddress.parse(url)
+        except AddressError as exc:
+            raise UsageError(f"--docks-only {text}: {exc}") from None
+        out[airport] = f"{address.kind}:{address.host}:{address.port}"
+    return out
 
 
 def cmd_vision(args: argparse.Namespace, settings: Settings) -> int:

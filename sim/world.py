@@ -158,6 +158,11 @@ class SimWorld:
                     return c
         return None
 
+    def pad_soc(self, airport: str) -> float | None:
+        """The charge of the drone on this airport's pad, None when the pad is empty."""
+        drone = self.on_pad(airport)
+        return drone.body.soc if drone is not None else None
+
     def run_for(self, seconds: float, dt: float = PHYSICS_DT) -> None:
         """Step a fixed span of simulated time, as fast as possible (tests, datasets)."""
         for _ in range(round(seconds / dt)):

@@ -37,6 +37,7 @@ async def run_sim(
     video: bool = True,
     video_port: int = 0,
     video_fps: float = 5.0,
+    docks_only: dict[str, str] | None = None,
 ) -> None:
     import aiomqtt
 
@@ -56,6 +57,13 @@ async def run_sim(
         address = await broker.start()
     else:
         address = BrokerAddress.parse(mqtt)
+    if docks_only:
+        try:
+            await _run_docks_only(scenario, start, speedup, address, docks_only, open_docks, stop)
+        finally:
+            if broker is not None:
+                await broker.stop()
+        return
     world = SimWorld(
         scenario,
         start,
@@ -95,6 +103,32 @@ async def run_sim(
         if broker is not None:
             await broker.stop()
         log.info("simulator stopped at %s", world.clock.now().isoformat())
+
+
+async def _run_docks_only(
+    scenario: Scenario,
+    start: datetime,
+    speedup: float,
+    address: BrokerAddress,
+    drones: dict[str, str],
+    open_docks: bool,
+    stop: asyncio.Event,
+) -> None:
+    """Docks only, each following a drone flown elsewhere (its MAVLink URL)."""
+    from sim.dock.bus import DockBus
+    from sim.dock.external import ExternalDocks
+
+    docks = ExternalDocks(scenario, start, speedup, drones)
+    if open_docks:
+        docks.open_lids()
+    for aid, url in drones.items():
+        print(f"airport {aid} dock for the drone at {url}")
+    print(f"mqtt {address.url}", flush=True)
+    log.info("docks for %d drones flown elsewhere, from %s at %gx", len(drones), start.isoformat(), speedup)
+    bus = DockBus(docks, address.host, address.port)
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(docks.run(stop))
+        tasks.create_task(bus.run(stop))
 
 
 async def send_fault(mqtt: str, ctl: SimControl) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Mapping
+from typing import Protocol
 
 import aiomqtt
 
@@ -22,16 +24,37 @@ from missions.vocabulary import (
     VocabularyError,
     dock_topic,
 )
+from sim.clock import SimClock
+from sim.dock.model import Dock
 from sim.faults import FaultError
-from sim.world import SimWorld
 
 log = logging.getLogger("dronepatrol.sim.bus")
 
 
-class DockBus:
-    """Connects a SimWorld's docks to an MQTT broker."""
+class _HasDock(Protocol):
+    dock: Dock
 
-    def __init__(self, world: SimWorld, host: str, port: int, osd_interval_s: float = 2.0) -> None:
+
+class DockWorld(Protocol):
+    """What the bus needs of a world: its docks, clock, pads, faults and services
+    (`sim.world.SimWorld`, or `sim.dock.external.ExternalDocks` for drones flown elsewhere)."""
+
+    clock: SimClock
+
+    @property
+    def vehicles(self) -> Mapping[str, _HasDock]: ...
+
+    def pad_soc(self, airport: str) -> float | None: ...
+
+    def apply(self, ctl: SimControl) -> None: ...
+
+    def dock_service(self, airport: str, service: str) -> tuple[bool, str]: ...
+
+
+class DockBus:
+    """Connects a world's docks to an MQTT broker."""
+
+    def __init__(self, world: DockWorld, host: str, port: int, osd_interval_s: float = 2.0) -> None:
         self.world = world
         self.host, self.port = host, port
         self.osd_interval_s = osd_interval_s
@@ -90,8 +113,7 @@ class DockBus:
             for ev in v.dock.take_events():
                 await client.publish(dock_topic(aid, "events"), ev.to_json(), qos=1)
             if v.dock.changed or osd_due:
-                drone = self.world.on_pad(aid)
-                osd = v.dock.osd(now, drone.body.soc if drone is not None else 0.0).to_json()
+                osd = v.dock.osd(now, self.world.pad_soc(aid) or 0.0).to_json()
                 if osd_due:
                     await client.publish(dock_topic(aid, "osd"), osd, qos=0)
                 if v.dock.changed:
