@@ -135,3 +135,37 @@ def test_the_shared_mosquitto_carries_dock_services(scenario) -> None:  # type: 
 
 
 pytestmark = pytest.mark.filterwarnings("error")
+
+
+def test_a_topic_no_broker_would_take_is_refused_at_once_and_the_client_goes_on() -> None:
+    from orchestrator.bus.client import BusError
+
+    async def run() -> tuple[list[str], dict[str, object]]:
+        broker = EmbeddedBroker()
+        address = await broker.start()
+        got: list[str] = []
+        arrived = asyncio.Event()
+
+        def on(topic: str, payload: bytes) -> None:
+            got.append(topic)
+            arrived.set()
+
+        client = BusClient(address.url, "test-wildcards")
+        client.subscribe("test/ok/#", on)
+        await client.start()
+        try:
+            for bad in ("test/ok/a+b", "test/ok/#", "", "test/\x00"):
+                with pytest.raises(BusError):
+                    await client.publish(bad, b"x")
+                with pytest.raises(BusError):
+                    client.publish_soon(bad, b"x")
+            await client.publish("test/ok/fine", b"x")
+            await asyncio.wait_for(arrived.wait(), 5)
+            return got, client.status()
+        finally:
+            await client.stop()
+            await broker.stop()
+
+    got, status = asyncio.run(run())
+    assert got == ["test/ok/fine"]
+    assert status["running"] and status["refused"] == 8 and "not allowed" in str(status["last_error"])

@@ -86,3 +86,43 @@ def test_a_finding_on_the_bus_is_stored_with_its_evidence_and_served(scenario: S
             assert abs(int(crop.mean()) - 40) < 5
             assert api.get("/findings/nope").status_code == 404
             assert api.get("/health").json()["counts"]["findings"] == 1
+
+
+def test_finding_ids_that_would_break_a_topic_a_path_or_the_page_are_refused_and_the_bus_lives_on(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """A `+` or `#` in a finding id once made the incident's MQTT publish raise and ended the
+    service's MQTT task for good; a `/` made the incident unreachable by URL; quotes and
+    angle brackets ran script in the dashboard. They are refused at the door."""
+    at = scenario.day_start().replace(hour=10)
+    good = FindingReport(
+        "shekou-fire-8", "fire", 113.9301, 22.5002, 6.5, 0.9, at, at + timedelta(seconds=4), "shekou", None,
+        None, None, 8, _jpeg(40), _jpeg(200), at + timedelta(seconds=4),
+    )  # fmt: skip
+    bad_ids = ["a+b", "fire/#", "x/y", '"><img src=x onerror=alert(1)>', "", "a" * 200]
+    with ServiceThread(scenario, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path, lambda: at) as svc:
+        assert svc.service is not None
+        url = svc.service.bus.address.url
+
+        async def publish() -> None:
+            pub = FindingPublisher(url, identifier="test-vision-hostile")
+            await pub.start()
+            for bad in bad_ids:
+                await pub.publish(dataclasses.replace(good, id=bad))
+            await pub.publish(good)
+            await pub.stop()
+
+        asyncio.run(publish())
+        with httpx.Client(base_url=svc.url + "/api/v1", headers=auth("viewer"), timeout=10) as api:
+            deadline = time.monotonic() + 10
+            incidents: list = []  # type: ignore[type-arg]
+            while time.monotonic() < deadline and not incidents:
+                incidents = api.get("/incidents").json()
+                time.sleep(0.1)
+            assert [r["id"] for r in api.get("/findings").json()] == ["shekou-fire-8"]
+            assert [i["id"] for i in incidents] == ["inc.shekou-fire-8"]
+            bus = svc.service.bus.status()
+            assert bus["running"] and bus["connected"], bus
+            assert bus["refused"] == 0, "nothing unpublishable reached the bus"
+            health = api.get("/health").json()
+            assert health["status"] == "ok" and health["bus"]["running"] and health["bus"]["connected"], health

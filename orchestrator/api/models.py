@@ -147,11 +147,25 @@ class AuditRow(BaseModel):
     result: str
 
 
+class BusHealth(BaseModel):
+    connected: bool
+    running: bool
+    """The MQTT connection's task is alive (it reconnects by itself; false is a bug to report)."""
+    reconnects: int
+    queued: int
+    refused: int
+    """Outgoing messages no broker would take (a malformed topic), refused and not retried."""
+    handler_failures: int
+    last_error: str | None
+
+
 class Health(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"]
+    """degraded: the MQTT connection is down (docks, alerts and findings do not arrive)."""
     time: str
     scenario: str
     counts: dict[str, int]
+    bus: BusHealth
 
 
 AlertStateName = Literal[

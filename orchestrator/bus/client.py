@@ -26,6 +26,23 @@ log = logging.getLogger("dronepatrol.bus")
 Handler = Callable[[str, bytes], Awaitable[None] | None]
 
 
+class BusError(ValueError):
+    """A message that no broker would take (a malformed topic); it is refused, not retried."""
+
+
+def check_topic(topic: str) -> str:
+    """A topic a client may publish to (MQTT 3.1.1, 4.7): not empty, no wildcard, no NUL,
+    at most 65535 bytes. A broker (and the client library) refuses anything else, and a
+    refused publish must not end the connection's task."""
+    if not topic:
+        raise BusError("empty topic")
+    if any(c in topic for c in "+#\x00"):
+        raise BusError(f"topic {topic[:80]!r}: '+', '#' and NUL are not allowed in a published topic")
+    if len(topic.encode()) > 65535:
+        raise BusError("topic longer than 65535 bytes")
+    return topic
+
+
 def topic_matches(pattern: str, topic: str) -> bool:
     """MQTT wildcard match: `+` one level, `#` the rest."""
     p, t = pattern.split("/"), topic.split("/")
@@ -65,6 +82,11 @@ class BusClient:
         self._out: asyncio.Queue[_Outgoing] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self.refused = 0
+        """Outgoing messages refused (malformed topic or payload): never retried."""
+        self.handler_failures = 0
+        """Incoming messages a handler failed on (logged with the traceback)."""
+        self.last_error: str | None = None
 
     def subscribe(self, pattern: str, handler: Handler, qos: int = 1) -> None:
         """Register before start(); every (re)connection subscribes again."""
@@ -84,16 +106,41 @@ class BusClient:
             self._task = None
 
     async def publish(self, topic: str, payload: str | bytes, qos: int = 1, retain: bool = False) -> None:
-        """Hand a message to the broker; returns once it has it (QoS 1: acknowledged)."""
+        """Hand a message to the broker; returns once it has it (QoS 1: acknowledged).
+        BusError at once for a topic no broker would take."""
+        self._check(topic)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         await self._out.put(_Outgoing(topic, payload, qos, retain, done))
         await done
 
     def publish_soon(self, topic: str, payload: str | bytes, qos: int = 1, retain: bool = False) -> None:
-        """Queue a message without waiting (from synchronous code)."""
+        """Queue a message without waiting (from synchronous code). BusError at once for a
+        topic no broker would take."""
+        self._check(topic)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
         self._out.put_nowait(_Outgoing(topic, payload, qos, retain, done))
+
+    def _check(self, topic: str) -> None:
+        try:
+            check_topic(topic)
+        except BusError as exc:
+            self.refused += 1
+            self.last_error = str(exc)
+            log.error("bus %s: refused to publish: %s", self.identifier, exc)
+            raise
+
+    def status(self) -> dict[str, object]:
+        """For /health: is it connected, and what went wrong."""
+        return {
+            "connected": self.connected.is_set(),
+            "running": self._task is not None and not self._task.done(),
+            "reconnects": self.reconnects,
+            "queued": self._out.qsize(),
+            "refused": self.refused,
+            "handler_failures": self.handler_failures,
+            "last_error": self.last_error,
+        }
 
     async def _run(self) -> None:
         backoff = self.min_backoff_s
@@ -116,7 +163,7 @@ class BusClient:
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(self._listen(client))
                         tg.create_task(self._send(client))
-            except (aiomqtt.MqttError, OSError, ExceptionGroup) as caught:
+            except Exception as caught:  # the connection's task never ends on its own: log, then again
                 exc: BaseException = caught
                 self.connected.clear()
                 if self._stopping:
@@ -124,8 +171,11 @@ class BusClient:
                 if isinstance(caught, ExceptionGroup):
                     lost, rest = caught.split((aiomqtt.MqttError, OSError))
                     if rest is not None:
-                        raise rest from None
-                    exc = lost.exceptions[0] if lost is not None else caught
+                        log.error("bus %s: unexpected failure", self.identifier, exc_info=rest)
+                    exc = (lost or rest or caught).exceptions[0]
+                elif not isinstance(caught, aiomqtt.MqttError | OSError):
+                    log.error("bus %s: unexpected failure", self.identifier, exc_info=caught)
+                self.last_error = str(exc) or type(exc).__name__
                 self.reconnects += 1
                 log.warning("bus %s: %s; retrying in %.1f s", self.identifier, exc or "disconnected", backoff)
                 await asyncio.sleep(backoff)
@@ -140,6 +190,13 @@ class BusClient:
                 # Not handed over: put it back in front, in order, for the next connection.
                 self._requeue_first(item)
                 raise
+            except (ValueError, TypeError) as exc:  # a message the library refuses: its sender is told
+                self.refused += 1
+                self.last_error = f"{item.topic[:80]}: {exc}"
+                log.error("bus %s: message to %r refused: %s", self.identifier, item.topic[:80], exc)
+                if not item.done.done():
+                    item.done.set_exception(BusError(str(exc)))
+                continue
             if not item.done.done():
                 item.done.set_result(None)
 
@@ -162,4 +219,5 @@ class BusClient:
                         if result is not None:
                             await result
                     except Exception:
+                        self.handler_failures += 1
                         log.exception("bus %s: handler for %s failed", self.identifier, topic)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from missions.cap import Issuer
+from missions.identifiers import check_identifier
 from missions.scenario import Scenario
 from missions.vocabulary import SortieEvent, drone_topic, sortie_topic
 from orchestrator.alerts.bus_inbound import BusAlerts
@@ -222,7 +223,8 @@ class Service:
             msg = json.loads(payload)
             if not isinstance(msg, dict) or msg.get("type") != "finding":
                 raise ValueError("not a finding message")
-            fid = str(msg["id"])
+            fid = check_identifier(msg["id"], "finding id")
+            check_identifier(msg["kind"], "finding kind")
             evidence = msg.pop("evidence", None) or {}
             first = datetime.fromisoformat(msg["first_seen"])
             last = datetime.fromisoformat(msg["last_seen"])
@@ -230,7 +232,7 @@ class Service:
             rec = FindingRecord(
                 fid,
                 str(msg["kind"]),
-                str(msg.get("airport") or topic.split("/")[-2]),
+                self._finding_airport(msg, topic),
                 msg.get("sortie"),
                 float(msg["lat"]),
                 float(msg["lon"]),
@@ -252,6 +254,11 @@ class Service:
         incident = self.incidents.on_finding(rec, alert_id)
         if alert_id is not None and incident is not None:
             self.alerts.link_incident(alert_id, incident.id)
+
+    @staticmethod
+    def _finding_airport(msg: dict[str, Any], topic: str) -> str:
+        """The airport (or camera) a finding names, else its topic's: an identifier either way."""
+        return check_identifier(msg.get("airport") or topic.split("/")[-2], "finding airport")
 
     def _save_evidence(self, fid: str, evidence: dict[str, Any]) -> str | None:
         frame = evidence.get("frame_jpeg_b64") or evidence.get("crop_jpeg_b64")

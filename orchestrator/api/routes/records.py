@@ -96,8 +96,10 @@ def list_audit(
 @router.get("/health", response_model=Health, summary="is the service up (no token needed)")
 def health(request: Request) -> dict[str, Any]:
     svc = service(request)
+    bus = svc.bus.status()
     return {
-        "status": "ok",
+        "status": "ok" if bus["connected"] and bus["running"] else "degraded",
+        "bus": bus,
         "time": svc.clock().isoformat(),
         "scenario": svc.scenario.name,
         "counts": {**svc.store.counts(), "outbox_pending": svc.store.alerts.outbox_counts()["pending"]},
