@@ -152,6 +152,10 @@ def test_times_are_shown_in_the_districts_zone(api: httpx.Client, scenario: Scen
 def test_the_dashboard_is_served_from_here_with_no_outside_address(api: httpx.Client) -> None:
     page = api.get(str(api.base_url).removesuffix("/api/v1/") + "/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    csp = dict(d.strip().split(" ", 1) for d in page.headers["content-security-policy"].split(";"))
+    assert csp["script-src"] == "'self'", "no inline script: data on the page cannot run"
+    assert csp["object-src"] == "'none'" and csp["frame-ancestors"] == "'none'"
+    assert "<script>" not in page.text and not re.search(r"\son[a-z]+\s*=", page.text), "no inline script"
     assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
     assert assets and all(a.startswith("/ui/") for a in assets), assets
     for asset in assets:

@@ -125,13 +125,13 @@ async function buildMap() {
   }).addTo(map);
   layers.zones = L.geoJSON(by("zone"), {
     style: (f) => ZONE_STYLE[f.properties.kind] || ZONE_STYLE.approval_required,
-    onEachFeature: (f, l) => l.bindTooltip(`${esc(f.properties.name)} (${f.properties.kind.replace("_", " ")}${f.properties.temporary ? ", temporary" : ""})`),
+    onEachFeature: (f, l) => l.bindTooltip(`${esc(f.properties.name)} (${esc(f.properties.kind.replace("_", " "))}${f.properties.temporary ? ", temporary" : ""})`),
   }).addTo(map);
   layers.airports = L.layerGroup().addTo(map);
   for (const f of by("airport").features) {
     const [lon, lat] = f.geometry.coordinates;
     const m = L.circleMarker([lat, lon], { radius: 8, color: "#14202c", weight: 2, fillColor: "#fff", fillOpacity: 1, className: "airport-marker" });
-    m.bindTooltip(f.properties.id, { permanent: true, direction: "right", className: "airport-label", offset: [8, 0] });
+    m.bindTooltip(esc(f.properties.id), { permanent: true, direction: "right", className: "airport-label", offset: [8, 0] });
     m.on("click", () => selectAirport(f.properties.id));
     m.addTo(layers.airports);
     markers.airports[f.properties.id] = m;
@@ -178,7 +178,7 @@ function droneMarker(d) {
   }
   m.setLatLng(ll);
   m.setStyle({ fillColor: flying ? "#42a5f5" : "#cfd8dc", radius: flying ? 7 : 5 });
-  m.bindTooltip(`${d.id}: ${d.phase}${d.battery_pct != null ? `, ${Math.round(d.battery_pct)} %` : ""}${d.alt_m > 1 ? `, ${Math.round(d.alt_m)} m` : ""}`);
+  m.bindTooltip(`${esc(d.id)}: ${esc(d.phase)}${d.battery_pct != null ? `, ${Math.round(d.battery_pct)} %` : ""}${d.alt_m > 1 ? `, ${Math.round(d.alt_m)} m` : ""}`);
   const track = (state.tracks[d.id] = state.tracks[d.id] || []);
   if (flying) {
     const last = track[track.length - 1];
@@ -360,7 +360,7 @@ function renderIncidents() {
   for (const i of open) {
     const colour = i.kind === "illegal_parking" ? "#ef6c00" : "#c62828";
     const m = L.circle([i.lat, i.lon], { radius: Math.max(30, i.radius_m), color: colour, weight: 2, fillOpacity: 0.25, className: "incident-marker" });
-    m.bindTooltip(`${i.kind} (${i.state})`);
+    m.bindTooltip(`${esc(i.kind)} (${esc(i.state)})`);
     m.on("click", () => showIncident(i.id, true));
     m.addTo(layers.incidents);
     markers.incidents[i.id] = m;
@@ -380,7 +380,7 @@ async function showIncident(id, focus) {
   const steps = may("step_incidents") && open ? STEPS.filter(([s]) => s !== i.state && !(i.state === "dispatched" && s === "acknowledged")) : [];
   box.hidden = false;
   box.innerHTML = `<h4>${esc(i.kind.replace("_", " "))} — ${esc(i.state.replace("_", " "))}</h4>
-    ${i.evidence ? `<img class="evidence" alt="evidence" src="${i.evidence}?access_token=${encodeURIComponent(state.token)}">` : ""}
+    ${i.evidence ? `<img class="evidence" alt="evidence" src="${esc(i.evidence)}?access_token=${encodeURIComponent(state.token)}">` : ""}
     <div>${i.lat.toFixed(5)}, ${i.lon.toFixed(5)} (radius ${Math.round(i.radius_m)} m) · confidence ${i.confidence.toFixed(2)} (vision ${i.raw_confidence.toFixed(2)})</div>
     <div class="muted">first seen ${hhmm(i.first_seen)}, last ${hhmm(i.last_seen)} · ${i.sightings} sighting(s)${i.alert_id ? ` · answers alert ${esc(i.alert_id)}` : ""}${i.cap_identifier ? ` · CAP ${esc(i.cap_identifier)}` : ""}</div>
     ${i.note ? `<div class="muted">${esc(i.note)}</div>` : ""}
