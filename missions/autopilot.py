@@ -96,7 +96,8 @@ def speed_checks(
 ) -> list[SpeedCheck]:
     """Planned against flown speed for every leg of at least `MIN_LEG_M` between two
     waypoints both reached (`reached`: item seq -> the vehicle's time, seconds, of its
-    MISSION_ITEM_REACHED). A leg's planned speed is the last DO_CHANGE_SPEED's, else
+    MISSION_ITEM_REACHED, which ArduPilot sends when the item is done, after its hold:
+    the hold is taken out). A leg's planned speed is the last DO_CHANGE_SPEED's, else
     WPNAV_SPEED."""
     out: list[SpeedCheck] = []
     speed = limits.wpnav_speed_ms
@@ -110,7 +111,8 @@ def speed_checks(
                 prev = None
             continue
         if prev is not None and prev.seq in reached and it.seq in reached:
-            dt = reached[it.seq] - reached[prev.seq]
+            # MISSION_ITEM_REACHED comes when an item is done: after its hold.
+            dt = reached[it.seq] - reached[prev.seq] - max(0.0, it.param1)
             dist = haversine_m(prev.y, prev.x, it.y, it.x)
             if it.command == Cmd.NAV_WAYPOINT and prev.command == Cmd.NAV_WAYPOINT and dist >= MIN_LEG_M and dt > 0:
                 out.append(SpeedCheck(it.seq, "leg", speed, dist / dt))

@@ -19,6 +19,7 @@ from missions.autopilot import CopterLimits, speed_checks
 from missions.fleet import Airport
 from missions.formats.ardupilot import differences, stored
 from missions.formats.items import Cmd, Frame, MissionItem, sortie_items
+from missions.geo import haversine_m
 from missions.patrols import work_path
 from missions.response import response_flight
 from missions.scenario import Scenario
@@ -309,18 +310,27 @@ def test_the_alert_orbit_is_planned_and_flown_at_the_speed_the_drones_parameters
             await link.takeoff(flight.alt_m)
             await link.wait_for(lambda m: m.get_type() == "GLOBAL_POSITION_INT" and m.relative_alt > 20_000, 60)
             await link.set_mode(3)
-            arrived = await link.wait_for(lambda m: m.get_type() == "MISSION_ITEM_REACHED" and m.seq == orbit.seq, 120)
-            t0 = link.latest["GLOBAL_POSITION_INT"].time_boot_ms / 1000
-            del arrived
+            # The orbit starts over the spot and ends with its MISSION_ITEM_REACHED (sent, as
+            # by AP_Mission, when the turns are done); speeds are sampled in between.
+            t0: float | None = None
             speeds: list[float] = []
-            with link.subscribe(lambda m: m.get_type() in ("GLOBAL_POSITION_INT", "MISSION_CURRENT")) as q:
+            current = 0
+            wanted = ("GLOBAL_POSITION_INT", "MISSION_CURRENT", "MISSION_ITEM_REACHED")
+            with link.subscribe(lambda m: m.get_type() in wanted) as q:
                 while True:
-                    m = await asyncio.wait_for(q.get(), 60)
-                    if m.get_type() == "MISSION_CURRENT" and m.seq > orbit.seq:
+                    m = await asyncio.wait_for(q.get(), 120)
+                    kind = m.get_type()
+                    if kind == "MISSION_CURRENT":
+                        current = m.seq
+                    elif kind == "MISSION_ITEM_REACHED" and m.seq == orbit.seq:
                         break
-                    if m.get_type() == "GLOBAL_POSITION_INT":
-                        speeds.append(math.hypot(m.vx, m.vy) / 100)
+                    elif kind == "GLOBAL_POSITION_INT" and current == orbit.seq:
+                        if t0 is None and haversine_m(m.lon / 1e7, m.lat / 1e7, orbit.y, orbit.x) < 5.0:
+                            t0 = m.time_boot_ms / 1000
+                        elif t0 is not None:
+                            speeds.append(math.hypot(m.vx, m.vy) / 100)
             t1 = link.latest["GLOBAL_POSITION_INT"].time_boot_ms / 1000
+            assert t0 is not None, "the drone reached the spot"
             return flight.orbit_s, t1 - t0, limits.orbit_speed_ms(abs(orbit.param3)), speeds
         finally:
             await link.close()

@@ -116,3 +116,80 @@ def test_a_killed_service_re_attaches_and_the_sortie_completes_once(scenario: Sc
         log.read_text()[-3000:],
     )
     assert states[3][1] == "re-attached after a restart"
+
+
+def test_a_service_killed_between_arming_and_the_take_off_record_watches_the_drone_home(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """Killed while the record still says preflight but the drone is armed and climbing:
+    the restarted service must not plan it again (and leave an armed drone over its dock
+    with nothing watching it): it watches it as airborne, to its landing."""
+    db = tmp_path / "dronepatrol.db"
+    log = tmp_path / "serve.log"
+
+    async def run() -> list:  # type: ignore[type-arg]
+        broker = EmbeddedBroker()
+        address = await broker.start()
+        start = scenario.day_start().replace(hour=6, minute=9)
+        world = SimWorld(scenario, start, speedup=SPEEDUP, airports=["yuehai"], base_port=free_udp_base(1))
+        await world.open()
+        stop = asyncio.Event()
+        bus = DockBus(world, address.host, address.port)
+        tasks = [asyncio.create_task(world.run(stop)), asyncio.create_task(bus.run(stop))]
+        config = tmp_path / "dronepatrol.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "data_dir": str(tmp_path),
+                    "database": f"sqlite:///{db}",
+                    "mqtt": address.url,
+                    "drones": {"yuehai": world.mavlink_url("yuehai")},
+                    "speedup": SPEEDUP,
+                    "clock": "docks",
+                    "api": {"port": 0},
+                    "failsafe": {"gcs_timeout_s": 120},
+                    "scheduler": {"hold_recheck_s": 120},
+                }
+            ),
+            encoding="utf-8",
+        )
+        first = second = None
+        store = Store.open(f"sqlite:///{db}")
+        try:
+            first = _serve(config, log)
+            copter = world.vehicles["yuehai"].copter
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                row = store.sortie(SORTIE)
+                if row is not None and row.state == "preflight" and copter.armed:
+                    break
+                await asyncio.sleep(0.02)
+            first.send_signal(signal.SIGKILL)
+            first.wait(5)
+            assert store.sortie(SORTIE).state == "preflight" and copter.armed, "killed in the window"  # type: ignore[union-attr]
+            second = _serve(config, log)
+            final = await _wait_state(store, {"completed", "aborted", "failed", "planned"}, 150)
+            assert final == "completed", store.sortie(SORTIE)
+            return store.transitions("sortie", SORTIE)
+        finally:
+            for p in (first, second):
+                if p is not None and p.poll() is None:
+                    p.send_signal(signal.SIGINT)
+                    try:
+                        p.wait(10)
+                    except subprocess.TimeoutExpired:
+                        p.kill()
+                        p.wait(10)
+            store.close()
+            stop.set()
+            await asyncio.gather(*tasks)
+            world.close()
+            await broker.stop()
+
+    steps = asyncio.run(run())
+    states = [(s.new, s.reason) for s in steps]
+    assert [s for s, _ in states] == ["planned", "preflight", "airborne", "airborne", "completed"], (
+        states,
+        log.read_text()[-3000:],
+    )
+    assert "armed when the service restarted" in states[2][1] and states[3][1] == "re-attached after a restart"

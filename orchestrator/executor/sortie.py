@@ -22,6 +22,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from pymavlink.dialects.v20 import ardupilotmega as mavlink2
+
 from missions.autopilot import ARDUCOPTER_DEFAULTS, CopterLimits, SpeedCheck, speed_checks
 from missions.formats.items import MissionItem
 from missions.geo import haversine_m
@@ -275,12 +277,29 @@ class SortieRunner:
                 await self.link.request_stream(message, hz)
             await self._within(self.link.wait_for("GLOBAL_POSITION_INT", WALL_CAP_S), 10, "position")
             self._record(rec, state, "re-attached after a restart")
+            hb = self.link.latest.get("HEARTBEAT")
+            if hb is not None and hb.custom_mode == GUIDED and hb.base_mode & mavlink2.MAV_MODE_FLAG_SAFETY_ARMED:
+                await self._finish_launch(rec)
             await self._finish(rec)
         except (FailSortie, MissionError, CommandFailed, DockServiceError, LinkError, TimeoutError) as exc:
             self._record(rec, SortieState.FAILED, str(exc) or type(exc).__name__)
         finally:
             self.link.off_message(self._telemetry)
         return rec
+
+    async def _finish_launch(self, rec: SortieRecord) -> None:
+        """The service stopped while launching (armed in GUIDED, the mission uploaded and
+        verified before arming): take off if still on the pad, then AUTO, as `fly` would have."""
+        order, drone = rec.order, self.link.name
+        pos = self.link.latest.get("GLOBAL_POSITION_INT")
+        if pos is None or pos.relative_alt < order.takeoff_alt_m * 800:  # mm: below 80 % of take-off height
+            if pos is None or pos.relative_alt < 1000:
+                await self._do(
+                    order, drone, "takeoff", {"alt_m": order.takeoff_alt_m}, self.link.takeoff(order.takeoff_alt_m)
+                )
+            await self._within(self._wait_alt(order.takeoff_alt_m * 0.8, WALL_CAP_S), 120, "climb after take-off")
+        await self._do(order, drone, "set_mode", {"mode": "AUTO"}, self.link.set_mode(AUTO))
+        log.info("sortie %s: launch finished after a restart", order.id)
 
     async def _finish(self, rec: SortieRecord) -> None:
         await self._watch(rec)

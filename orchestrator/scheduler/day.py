@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from pymavlink.dialects.v20 import ardupilotmega as mavlink2
+
 from missions.autopilot import ARDUCOPTER_DEFAULTS
 from missions.formats.items import MissionItem
 from missions.patrols import Patrol
@@ -34,6 +36,7 @@ from orchestrator.executor.orders import order_for, order_from_json, order_to_js
 from orchestrator.executor.sortie import CommandNote, SortieOrder, SortieRecord, SortieRunner, SortieState, Step
 from orchestrator.fleet.machine import BeginSortie, Launched, Release, SetHold, SortieEnded
 from orchestrator.fleet.tracker import FleetTracker
+from orchestrator.links.mavlink_link import LinkError
 from orchestrator.store import CommandRecord, SortieRow, Store
 
 log = logging.getLogger("dronepatrol.scheduler")
@@ -396,20 +399,42 @@ class DayScheduler:
             self.fleet.handle(drone, Launched())
         self._set_state(rec.order.id, step.state.value, step.reason, step.at, drone=drone)
 
-    def _set_state(self, sid: str, state: str, reason: str, at: datetime, **columns: object) -> None:
+    def _set_state(self, sid: str, state: str, reason: str, at: datetime, **columns: object) -> SortieRow:
         row = self.store.set_sortie_state(sid, state, reason, at, **columns)
         if self.announce is not None:
             self.announce(row)
+        return row
 
     # ---- restart ----------------------------------------------------------------------------
+    async def _armed(self, drone: str, wait_s: float = 10.0) -> bool:
+        """Whether the drone's autopilot says it is armed (waiting a while for its heartbeat)."""
+        link = self.fleet.links[drone]
+        try:
+            await link.wait_heartbeat(wait_s)
+        except LinkError:
+            return False
+        hb = link.latest.get("HEARTBEAT")
+        return bool(hb is not None and hb.base_mode & mavlink2.MAV_MODE_FLAG_SAFETY_ARMED)
+
     async def reattach(self) -> None:
         """Pick up what was under way when the service stopped: a sortie in the air is
-        watched to its end; one still in preflight (never launched) is planned again."""
+        watched to its end; one still in preflight is planned again unless its drone is
+        armed (the service stopped between the arming and the record of the take-off: the
+        drone is flying its mission, and is watched like any other in the air)."""
         for row in self.store.unfinished_sorties():
             drone = row.drone or self.fleet.drone_at(row.airport)
-            if row.state == "preflight" or drone is None:
+            state = row.state
+            if state == "preflight" and drone is not None and await self._armed(drone):
+                state = "airborne"
+                log.warning("sortie %s: its drone %s is armed though the record says preflight", row.id, drone)
+            elif state == "preflight" or drone is None:
                 self._set_state(row.id, "planned", "the service restarted before it launched", self.clock())
                 continue
+            assert drone is not None
+            if state != row.state:
+                row = self._set_state(
+                    row.id, state, "armed when the service restarted: its launch had begun", self.clock()
+                )
             runner = self._runner(drone)
             task = asyncio.create_task(self._resume(row, drone, runner), name=f"sortie {row.id} (re-attached)")
             self.running[row.id] = _Running(row.id, row.airport, drone, runner, task)

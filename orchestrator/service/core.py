@@ -12,6 +12,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import dataclasses
 import json
 import logging
 from collections.abc import Callable
@@ -85,7 +86,10 @@ class Service:
         video_watch: Callable[[str, bool], None] | None = None,
         vision_model: Path | None = None,
     ) -> None:
-        self.scenario = scenario
+        # The service's own copy of what operators change at run time (patrols created or
+        # edited through the API): a scenario shared with others (a simulator in the same
+        # process, the next test) is never changed by this service.
+        self.scenario = scenario = dataclasses.replace(scenario, patrols=dict(scenario.patrols))
         self.store = store
         self.clock = clock
         self.speedup = speedup

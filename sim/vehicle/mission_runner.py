@@ -176,11 +176,10 @@ class MissionRunner:
         dist = math.hypot(b.x - t.x, b.y - t.y)
         if self.arrived_at is None:
             if dist <= t.radius and abs(b.alt - t.alt) <= 2.0:
+                # Arrived; MISSION_ITEM_REACHED comes when the item is done (after its hold
+                # or its turns), as AP_Mission sends it when the command completes.
                 self.arrived_at = now
-                out = self._reached(copter)
-                if t.kind == "loiter_unlim":
-                    return (t.x, t.y, t.alt), out
-                return (t.x, t.y, t.alt), out
+                return (t.x, t.y, t.alt), []
             return (t.x, t.y, t.alt), []
         if t.kind == "loiter_unlim":
             return (t.x, t.y, t.alt), []
@@ -206,7 +205,7 @@ class MissionRunner:
 
     def _advance(self, copter: Copter, now: float) -> tuple[tuple[float, float, float] | None, list[Out]]:
         t = self.target
-        out = [] if t is None or t.kind != "takeoff" else self._reached(copter)
+        out = [] if t is None else self._reached(copter)
         out += self._begin(copter, self.seq + 1, now)
         if self.target is None:
             return None, out
