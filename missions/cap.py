@@ -18,6 +18,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+import defusedxml.ElementTree as safe_xml
+from defusedxml import DefusedXmlException
+
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 BEIJING = timezone(timedelta(hours=8))
 IDENTIFIER_RE = re.compile(r"^\d{6}\d{3}\d{3}\d{2}_\d{14}_\d$")
@@ -210,10 +213,12 @@ def parse_cap(text: str | bytes) -> InboundCap:
     """Read an inbound CAP 1.2 alert; CapError says what is missing or wrong. The place is
     the first `<circle>` of the first `<area>`, else the centre of its first `<polygon>`."""
     raw = text.encode() if isinstance(text, str) else text
-    if b"<!DOCTYPE" in raw[:2048] or b"<!ENTITY" in raw:
-        raise CapError("DOCTYPE and entity declarations are not accepted")
     try:
-        root = ET.fromstring(raw)
+        # The parser itself refuses any DTD, entity or external reference, whatever the
+        # document's encoding (a byte search misses `<!DOCTYPE` written in UTF-16).
+        root = safe_xml.fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException:
+        raise CapError("DOCTYPE and entity declarations are not accepted") from None
     except ET.ParseError as exc:
         raise CapError(f"not well-formed XML: {exc}") from None
     ns = {"c": CAP_NS}

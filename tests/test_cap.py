@@ -120,3 +120,14 @@ def test_malformed_inbound_cap_is_refused_with_the_reason(mutate, reason: str) -
     xml = cap_alert(_finding(), "44030500000000_20261202094107_0", T)
     with pytest.raises(CapError, match=reason):
         parse_cap(mutate(xml))
+
+
+def test_a_doctype_in_utf16_is_refused_as_well() -> None:
+    """A byte search for `<!DOCTYPE` misses it in UTF-16; the parser must refuse it itself."""
+    xml = cap_alert(_finding(), "44030500000000_20261202094107_0", T)
+    body = xml.split("?>", 1)[-1]
+    bomb = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a [<!ENTITY e "x">]>' + body
+    with pytest.raises(CapError, match="DOCTYPE"):
+        parse_cap(bomb.encode("utf-16"))
+    plain = '<?xml version="1.0" encoding="UTF-16"?>' + body
+    assert parse_cap(plain.encode("utf-16")).kind == "fire", "UTF-16 itself is fine"
