@@ -174,3 +174,52 @@ def test_the_dashboard_is_served_from_here_with_no_outside_address(api: httpx.Cl
     layers = {f["properties"]["layer"] for f in api.get("/map", headers=auth("viewer")).json()["features"]}
     assert layers == {"district", "zone", "patrol", "airport"}
     assert api.get("/drones/shekou/video", headers=auth("viewer")).status_code == 404, "no video source here"
+
+
+def test_a_body_is_not_read_before_the_token_and_its_size_are_checked(api: httpx.Client) -> None:
+    """An anonymous 64 MiB body was read (and parsed) before the 401; now the answer comes
+    before the body is asked for at all."""
+    import asyncio
+
+    from orchestrator.api.guard import BodyGuard
+
+    async def app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        raise AssertionError("the application must not run")
+
+    async def run(headers: list[tuple[bytes, bytes]]) -> tuple[int, int]:
+        asked = 0
+        status = 0
+
+        async def receive() -> dict:  # type: ignore[type-arg]
+            nonlocal asked
+            asked += 1
+            return {"type": "http.request", "body": b" " * (1 << 20), "more_body": True}
+
+        async def send(message: dict) -> None:  # type: ignore[type-arg]
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+
+        guard = BodyGuard(app, known_token=lambda _scope, token: token == "good")
+        await guard({"type": "http", "method": "POST", "path": "/api/v1/alerts", "headers": headers}, receive, send)
+        return status, asked
+
+    assert asyncio.run(run([(b"content-length", str(64 << 20).encode())])) == (413, 0)
+    assert asyncio.run(run([(b"transfer-encoding", b"chunked")])) == (401, 0)
+    assert asyncio.run(run([(b"authorization", b"Bearer bad")])) == (401, 0)
+    r = api.post("/alerts", content=b"{}", headers={"Content-Type": "application/json"})
+    assert r.status_code == 401 and "missing bearer token" in r.json()["detail"]
+    r = api.post("/alerts", content=b"{}", headers={"Content-Type": "application/json", "Authorization": "Bearer x"})
+    assert r.status_code == 401 and "unknown" in r.json()["detail"]
+    r = api.post(
+        "/alerts", content=b" " * ((1 << 20) + 1), headers={**auth("operator"), "Content-Type": "application/json"}
+    )
+    assert r.status_code == 413 and "at most" in r.json()["detail"]
+
+
+def test_a_token_in_the_query_is_taken_only_where_a_browser_cannot_send_a_header(api: httpx.Client) -> None:
+    from tests.apiserver import token
+
+    viewer = token("viewer")
+    assert api.get("/airports", params={"access_token": viewer}).status_code == 401, "headers everywhere else"
+    assert api.get("/events", params={"once": True, "access_token": viewer}).status_code == 200, "EventSource"

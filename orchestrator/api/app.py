@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from orchestrator.api.auth import TokenBook
+from orchestrator.api.guard import BodyGuard
 from orchestrator.api.models import Problem
 from orchestrator.api.routes import alerts, fleet, live, plans, records, web
 from orchestrator.service.core import Service
@@ -49,7 +50,8 @@ def create_app(service: Service, users: list[ApiUser]) -> FastAPI:
         redoc_url=None,
     )
     app.state.service = service
-    app.state.tokens = TokenBook(users)
+    app.state.tokens = tokens = TokenBook(users)
+    app.add_middleware(BodyGuard, known_token=lambda _scope, token: tokens.find(token) is not None)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

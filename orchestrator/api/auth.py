@@ -47,11 +47,22 @@ class TokenBook:
         return None
 
 
+QUERY_TOKEN_ROUTES = ("/evidence", "/video", "/events")
+"""GETs a browser makes without headers (an <img>, an EventSource): only these take the
+token as `?access_token=`; everywhere else it would end up in logs and histories."""
+
+
+def _query_token(request: Request) -> str | None:
+    if request.method == "GET" and request.url.path.endswith(QUERY_TOKEN_ROUTES):
+        return request.query_params.get("access_token")
+    return None
+
+
 def caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
-    token = credentials.credentials if credentials is not None else request.query_params.get("access_token")
+    token = credentials.credentials if credentials is not None else _query_token(request)
     if not token:
         raise HTTPException(401, "missing bearer token (Authorization: Bearer <token>)", {"WWW-Authenticate": "Bearer"})
     book: TokenBook = request.app.state.tokens
