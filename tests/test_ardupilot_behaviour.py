@@ -355,3 +355,42 @@ def test_legs_flown_slower_than_planned_are_found() -> None:
     checks = speed_checks(items, {1: 0.0, 3: 10.0, 4: 210.0, 5: 212.0})
     assert [(c.seq, c.planned_ms) for c in checks] == [(4, 20.0)]
     assert checks[0].flown_ms == pytest.approx(10.0, rel=0.01) and checks[0].error == pytest.approx(-0.5, abs=0.01)
+
+
+def test_a_take_off_refused_because_disarm_delay_ran_out_is_armed_and_tried_again(sim_world) -> None:  # type: ignore[no-untyped-def]
+    """ArduCopter disarms a drone left armed on the ground for DISARM_DELAY; a ground station
+    late with NAV_TAKEOFF (a busy machine) gets FAILED. The executor arms again and retries."""
+    from orchestrator.executor.sortie import SortieOrder, SortieRunner
+
+    world = sim_world(speedup=10, airports=[AIRPORT], open_docks=True)
+
+    async def run() -> tuple[list[str], bool]:
+        link = await MavlinkLink(world.mavlink_url(AIRPORT), heartbeat_hz=10).open()
+        notes: list[str] = []
+        try:
+            await link.wait_heartbeat(5)
+            while link.latest["HEARTBEAT"].system_status < mavlink2.MAV_STATE_STANDBY:
+                await link.wait_for("HEARTBEAT", 2)
+            assert await link.set_param("DISARM_DELAY", 2) == 2
+            await link.set_mode(4)
+            takeoff = link.takeoff
+            late = [True]
+
+            async def late_takeoff(alt_m: float) -> None:
+                if late.pop() if late else False:
+                    await asyncio.sleep(1.0)  # 10 simulated seconds: DISARM_DELAY has run out
+                await takeoff(alt_m)
+
+            link.takeoff = late_takeoff  # type: ignore[method-assign]
+            runner = SortieRunner(
+                link, None, world.clock.now, 10, on_command=lambda n: notes.append(f"{n.command} {n.result}")
+            )  # type: ignore[arg-type]
+            await runner._arm_and_take_off(SortieOrder("t", AIRPORT, [], takeoff_alt_m=20))
+            hb = await link.wait_for("HEARTBEAT", 2)
+            return notes, bool(hb.base_mode & mavlink2.MAV_MODE_FLAG_SAFETY_ARMED)
+        finally:
+            await link.close()
+
+    notes, armed = asyncio.run(run())
+    assert notes[:2] == ["arm accepted", "takeoff failed"] and notes[2:] == ["arm accepted", "takeoff accepted"], notes
+    assert armed

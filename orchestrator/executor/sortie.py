@@ -214,10 +214,7 @@ class SortieRunner:
             await self._do(order, order.airport, "open_lid", {}, self.docks.call(order.airport, "open_lid"))
             await self._dock(order.airport, lambda o: o.lid == LidState.OPEN, 60, f"dock {order.airport}: lid open")
             await self._do(order, drone, "set_mode", {"mode": "GUIDED"}, self.link.set_mode(GUIDED))
-            await self._do(order, drone, "arm", {}, self.link.arm())
-            await self._do(
-                order, drone, "takeoff", {"alt_m": order.takeoff_alt_m}, self.link.takeoff(order.takeoff_alt_m)
-            )
+            await self._arm_and_take_off(order)
             await self._within(self._wait_alt(order.takeoff_alt_m * 0.8, WALL_CAP_S), 120, "climb after take-off")
             await self._do(order, drone, "set_mode", {"mode": "AUTO"}, self.link.set_mode(AUTO))
             self._record(rec, SortieState.AIRBORNE, f"flying {len(order.items) - 1} items")
@@ -286,6 +283,32 @@ class SortieRunner:
         finally:
             self.link.off_message(self._telemetry)
         return rec
+
+    async def _arm_and_take_off(self, order: SortieOrder, attempts: int = 3) -> None:
+        """Arm, then NAV_TAKEOFF at once. ArduCopter disarms a drone left armed on the
+        ground for DISARM_DELAY; a busy ground station that is late with the take-off finds
+        it refused (FAILED) on a disarmed drone. Then it arms again and retries; a refusal
+        while still armed is a real one."""
+        drone = self.link.name
+        for attempt in range(1, attempts + 1):
+            await self._do(order, drone, "arm", {}, self.link.arm())
+            try:
+                await self._do(
+                    order, drone, "takeoff", {"alt_m": order.takeoff_alt_m}, self.link.takeoff(order.takeoff_alt_m)
+                )
+                return
+            except CommandFailed:
+                if attempt == attempts or await self._still_armed():
+                    raise
+                log.warning("sortie %s: disarmed before the take-off command (try %d); arming again", order.id, attempt)
+
+    async def _still_armed(self) -> bool:
+        """The armed flag from a heartbeat newer than now (the last one may predate a disarm)."""
+        try:
+            hb = await self.link.wait_for("HEARTBEAT", max(1.0, 2.0 / self.speedup))
+        except TimeoutError:
+            hb = self.link.latest.get("HEARTBEAT")
+        return bool(hb is not None and hb.base_mode & mavlink2.MAV_MODE_FLAG_SAFETY_ARMED)
 
     async def _finish_launch(self, rec: SortieRecord) -> None:
         """The service stopped while launching (armed in GUIDED, the mission uploaded and
