@@ -10,6 +10,8 @@ A refusal (not 2xx) or no answer is retried after 2, 4, 8 ... seconds of the ser
 clock, at most `retry_max_s` apart, for as long as it takes: a receiver down for hours
 gets everything when it is back, a restart of this service included (the rows are
 still there). MQTT deliveries go through the same rows, published with QoS 1.
+One incident's events reach each target in the order they happened: a delivery waits
+while an earlier one of the same incident to the same target is still pending.
 """
 
 from __future__ import annotations
@@ -54,6 +56,24 @@ def verify(secret: str, body: str, header: str, now: int | None = None, toleranc
     return hmac.compare_digest(signature(secret, body, at), header)
 
 
+def stream_of(item: OutboxItem) -> tuple[str, str, str]:
+    """Deliveries that must arrive in order: one incident's events to one target (the key
+    starts with the incident's id)."""
+    return item.channel, item.target, item.key.split("/", 1)[0]
+
+
+def in_order(due: list[OutboxItem], pending: list[OutboxItem]) -> list[OutboxItem]:
+    """Of the deliveries due, those first in line in their stream: an incident's "resolved"
+    never reaches a receiver before its "opened", even when the "opened" is waiting for a
+    retry after an outage and the "resolved" is due now."""
+    first: dict[tuple[str, str, str], int] = {}
+    for item in pending:
+        assert item.id is not None
+        stream = stream_of(item)
+        first[stream] = min(first.get(stream, item.id), item.id)
+    return [item for item in due if item.id == first.get(stream_of(item), item.id)]
+
+
 class Outbox:
     def __init__(
         self,
@@ -85,7 +105,7 @@ class Outbox:
         async with httpx.AsyncClient(timeout=TIMEOUT_S) as http:
             gate = asyncio.Semaphore(PARALLEL)
             while not stop.is_set():
-                due = self.book.due(self.clock())
+                due = in_order(self.book.due(self.clock()), self.book.outbox(pending=True, limit=10_000))
                 if due:
                     await asyncio.gather(*(self._try(http, gate, item) for item in due))
                 self._wake.clear()
