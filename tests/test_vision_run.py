@@ -151,3 +151,18 @@ def test_findings_are_published_on_mqtt_with_their_evidence(scenario: Scenario) 
     assert isinstance(evidence, dict)
     assert base64.b64decode(evidence["crop_jpeg_b64"]) == crop
     assert base64.b64decode(evidence["frame_jpeg_b64"]) == full
+
+
+def test_finding_ids_differ_between_flights_and_are_safe_everywhere() -> None:
+    """Track numbers restart with each flight: a later flight's track 1 must not take the
+    id (and overwrite the evidence) of an earlier flight's track 1."""
+    from datetime import UTC, datetime
+
+    from missions.identifiers import check_identifier
+    from vision.findings import finding_id
+
+    morning = finding_id("shekou", "fire", datetime(2026, 12, 2, 1, 0, 5, tzinfo=UTC), 1)
+    noon = finding_id("shekou", "fire", datetime(2026, 12, 2, 4, 30, 0, tzinfo=UTC), 1)
+    assert morning != noon and morning == "shekou-fire-20261202T010005-1"
+    odd = finding_id("mast cam/2+", "smoke", datetime(2026, 12, 2, 1, 0, 5, tzinfo=UTC), 3)
+    assert check_identifier(odd) == odd

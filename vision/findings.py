@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True)
@@ -66,3 +66,13 @@ class FindingReport:
             f"{self.reported_at:%H:%M:%S} {self.kind.upper():<16} {self.lat:.6f},{self.lon:.6f} "
             f"±{self.sigma_m:.0f} m  conf {self.confidence:.2f}  {self.stream}{extra}"
         )
+
+
+def finding_id(stream: str, kind: str, first_seen: datetime, track_id: int) -> str:
+    """A finding's id: its stream, kind, when its track was first seen (capture time, UTC)
+    and the track's number. Track numbers start again with every pipeline (each flight),
+    so the time keeps a later flight's findings from taking an earlier one's id (and
+    overwriting its evidence). Only letters, digits, '.', '_' and '-': the id becomes an
+    MQTT topic level, a file name and a URL path segment."""
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in stream) or "stream"
+    return f"{safe}-{kind}-{first_seen.astimezone(UTC):%Y%m%dT%H%M%S}-{track_id}"

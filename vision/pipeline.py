@@ -28,7 +28,7 @@ from missions.incidents import DetectionZone, NoParkingZone
 from missions.optics import Intrinsics, Pose, pixel_rays, visible_ground
 from vision.detector import Detector
 from vision.evidence import crop, draw_boxes, jpeg
-from vision.findings import FindingReport
+from vision.findings import FindingReport, finding_id
 from vision.frames import CameraPose, RawFrame
 from vision.geoproject import PoseError, reference_pixel, to_ground
 from vision.ingest import StreamIngest
@@ -319,7 +319,7 @@ class VisionPipeline:
         lon, lat = self.frame.to_lonlat(*finding.xy)
         box = det.box if det is not None else (0.0, 0.0, float(img.shape[1]), float(img.shape[0]))
         return FindingReport(
-            id=f"{raw.stream}-{finding.kind}-{finding.track_id}",
+            id=finding_id(raw.stream, finding.kind, finding.first_seen, finding.track_id),
             kind=finding.kind,
             lon=lon,
             lat=lat,
