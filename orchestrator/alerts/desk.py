@@ -228,7 +228,12 @@ class AlertDesk:
             return await self._again(row)
 
     async def _again(self, row: AlertRow) -> AlertRow:
-        decision, states = self.dispatcher.decide(row.lat, row.lon, row.priority)
+        """Decide and send once more; an airport whose sortie for this alert already ended
+        short of the spot (held, failed) is not chosen again: the next drone is another."""
+        tried = {}
+        if row.airport is not None and row.sortie_id is not None:
+            tried[row.airport] = row.outcome or "its sortie ended before the spot"
+        decision, states = self.dispatcher.decide(row.lat, row.lon, row.priority, tried)
         if decision.choice is None:
             return self._update(row.id, state="unserved", decision=decision.reason)
         return await self._send(row, decision, states)

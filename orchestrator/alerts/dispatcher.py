@@ -97,9 +97,15 @@ class AlertDispatcher:
             patrol_priority=patrol_priority,
         )
 
-    def decide(self, lat: float, lon: float, priority: int) -> tuple[Decision, dict[str, DroneState]]:
-        """Dispatch's ranking for an alert now, and the fleet it ranked."""
+    def decide(
+        self, lat: float, lon: float, priority: int, tried: dict[str, str] | None = None
+    ) -> tuple[Decision, dict[str, DroneState]]:
+        """Dispatch's ranking for an alert now, and the fleet it ranked; the airports in
+        `tried` (airport -> what became of its sortie) have had their go at this alert."""
         states = self.states(priority)
+        for ap, why in (tried or {}).items():
+            if ap in states:
+                states[ap] = _off(ap, f"already sent for this alert: {why}")
         return dispatch(self.scenario, lon, lat, self.clock(), states, priority=priority), states
 
     async def send(self, alert: AlertRow, decision: Decision, states: dict[str, DroneState]) -> Sent:
