@@ -3,13 +3,15 @@
 Each area's script prints readable lines and then one JSON object as its last line; this
 runner keeps both: the JSON as a table of figures, the lines as the run's log.
 `python bench/run_all.py alerts vision` runs only those areas and keeps the other
-sections of docs/benchmarks.md as they were.
+sections of docs/benchmarks.md as they were. Every figure with a target is marked met or
+MISSED; a missed target makes the run exit non-zero (the page is written all the same).
 """
 
 from __future__ import annotations
 
 import json
 import platform
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -45,6 +47,31 @@ TARGETS = {
 }
 
 
+_TARGET = re.compile(r"^\s*(<=|>=|<|>|==)?\s*(-?[0-9]+(?:\.[0-9]+)?)")
+
+
+def meets(value: object, target: str) -> bool | None:
+    """Whether a figure meets its target (`< 2 s`, `>= 30`, `1.0 (identical)`: a bare
+    number is an equality); None when either is not a number to compare."""
+    m = _TARGET.match(target)
+    if m is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    op, bound = m.group(1) or "==", float(m.group(2))
+    v = float(value)
+    return {
+        "<": v < bound,
+        "<=": v <= bound,
+        ">": v > bound,
+        ">=": v >= bound,
+        "==": abs(v - bound) <= 1e-9 * max(1.0, abs(bound)),
+    }[op]
+
+
+def _verdict(value: object, target: str) -> str:
+    ok = meets(value, target) if target else None
+    return "" if ok is None else ("met" if ok else "**MISSED**")
+
+
 def _previous(path: Path) -> dict[str, str]:
     """The sections of an earlier docs/benchmarks.md, by area."""
     if not path.is_file():
@@ -66,6 +93,7 @@ def main(only: list[str]) -> int:
         return 2
     sections = []
     failed = False
+    missed: list[str] = []
     for script in scripts:
         if only and script.stem not in only:
             if script.stem in kept:
@@ -89,11 +117,17 @@ def main(only: list[str]) -> int:
             continue
         targets = TARGETS.get(area, {})
         images = figures.pop("images", [])
-        rows = "\n".join(f"| `{k}` | {v} | {targets.get(k, '')} |" for k, v in figures.items())
+        rows = "\n".join(
+            f"| `{k}` | {v} | {targets.get(k, '')} | {_verdict(v, targets.get(k, ''))} |" for k, v in figures.items()
+        )
+        missed_here = [k for k, v in figures.items() if meets(v, targets.get(k, "")) is False]
+        for k in missed_here:
+            print(f"MISSED {area}.{k}: {figures[k]} (target {targets[k]})", flush=True)
+        missed += missed_here
         log = "\n".join(lines[:-1])
         pictures = "".join(f"![{area}]({path})\n\n" for path in images)
         sections.append(
-            f"## {area}\n\n`python bench/{script.name}`\n\n| figure | value | target |\n|---|---|---|\n{rows}\n\n"
+            f"## {area}\n\n`python bench/{script.name}`\n\n| figure | value | target | |\n|---|---|---|---|\n{rows}\n\n"
             f"{pictures}```\n{log}\n```\n"
         )
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -106,7 +140,9 @@ def main(only: list[str]) -> int:
         header = header.replace(f"{stamp}.", f"{stamp} ({', '.join(only)}; the other sections from an earlier run).")
     (ROOT / "docs").mkdir(exist_ok=True)
     target.write_text(header + "\n".join(sections), encoding="utf-8")
-    return 1 if failed else 0
+    if missed:
+        print(f"{len(missed)} target(s) missed: {', '.join(missed)}", file=sys.stderr)
+    return 1 if failed or missed else 0
 
 
 if __name__ == "__main__":
