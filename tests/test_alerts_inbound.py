@@ -176,3 +176,40 @@ def test_cap_alerts_are_taken_by_rest_and_mqtt_and_garbage_gets_a_recorded_refus
         assert replies[3]["alert"]["kind"] == "flood" and replies[3]["alert"]["source"] == "mqtt"
         rejected = {a["id"]: a for a in api.get("/alerts", params={"state": "rejected"}).json()}
         assert all(r["alert_id"] in rejected for r in replies[:3]), "each refusal is on record"
+
+
+def test_the_flood_limit_on_mqtt_holds_whatever_sender_the_message_names_and_counts_garbage(
+    svc: ServiceThread, scenario: Scenario
+) -> None:
+    """The bus does not authenticate its publishers: a CAP `<sender>` changed on every
+    message must not open a new allowance each time, and malformed messages count too."""
+    at = scenario.day_start().replace(hour=11)
+    finding = CapFinding("smoke", 22.5450, 113.9560, 50.0, 0.8, at, "Dashahe", "a caller reports smoke")
+    assert svc.service is not None
+    url = svc.service.bus.address.url
+    replies: list[dict] = []  # type: ignore[type-arg]
+
+    async def flood() -> None:
+        client = BusClient(url, "test-alert-flood")
+
+        async def on(topic: str, payload: bytes) -> None:
+            replies.append(json.loads(payload))
+
+        client.subscribe(ALERTS_REPLY_TOPIC, on)
+        await client.start()
+        for i in range(8):
+            await client.publish(ALERTS_IN_TOPIC, b"{garbage %d" % i)
+        for i in range(8):
+            xml = cap_alert(finding, f"44030512345600_20261202110000_{i}", at - timedelta(minutes=1))
+            await client.publish(ALERTS_IN_TOPIC, xml.replace("dronepatrol@440305", f"forged-{i}@example"))
+        for _ in range(200):
+            if len(replies) >= 16:
+                break
+            await asyncio.sleep(0.05)
+        await client.stop()
+
+    asyncio.run(flood())
+    assert len(replies) == 16, replies
+    statuses = [r.get("status") for r in replies]
+    assert statuses[:8] == [422] * 8, "garbage is refused, and counted"
+    assert statuses[-4:] == [429] * 4, statuses

@@ -26,6 +26,10 @@ def alert_from_cap(cap: InboundCap) -> AlertIn:
     return AlertIn(kind=cap.kind, lat=cap.lat, lon=cap.lon, priority=cap.priority, id=cap.identifier, note=cap.headline)
 
 
+CHANNEL = "mqtt"
+"""The bus does not say who published: every MQTT sender shares one flood limit."""
+
+
 class BusAlerts:
     def __init__(self, desk: AlertDesk, bus: BusClient) -> None:
         self.desk = desk
@@ -47,11 +51,16 @@ class BusAlerts:
                 alert = AlertIn.model_validate_json(payload)
         except (CapError, ValidationError, ValueError) as exc:
             reason = _reason(exc)
-            alert_id = self.desk.record_malformed(source, sender, reason)
-            reply = {"ok": False, "status": 422, "reason": reason, "alert_id": alert_id}
+            try:
+                self.desk.admit_malformed(CHANNEL)
+            except AlertRefused as flood:
+                reply = {"ok": False, "status": flood.status, "reason": flood.reason, "alert_id": None}
+            else:
+                alert_id = self.desk.record_malformed(source, sender, reason)
+                reply = {"ok": False, "status": 422, "reason": reason, "alert_id": alert_id}
         else:
             try:
-                row = await self.desk.receive(alert, source, sender)
+                row = await self.desk.receive(alert, source, sender, channel=CHANNEL)
                 reply = {"ok": True, "alert": alert_json(row, self.desk.scenario.tz)}
             except AlertRefused as exc:
                 reply = {"ok": False, "status": exc.status, "reason": exc.reason, "alert_id": exc.alert_id}

@@ -91,18 +91,21 @@ class AlertDesk:
         self._grabs: set[asyncio.Task[None]] = set()
 
     # ---- taking an alert ----------------------------------------------------------------
-    async def receive(self, alert: AlertIn, source: str, sender: str) -> AlertRow:
-        """Take (and act on) an alert, or AlertRefused with the HTTP status and reason."""
+    async def receive(self, alert: AlertIn, source: str, sender: str, channel: str | None = None) -> AlertRow:
+        """Take (and act on) an alert, or AlertRefused with the HTTP status and reason.
+        `channel` is who the transport vouches for (the API token's name; "mqtt" for the
+        bus, whose senders are not authenticated): the flood limit counts per channel, so
+        a sender named in the message (a CAP `<sender>`) cannot change its way past it."""
         async with self._lock:  # one decision at a time: two alerts never take one drone
             try:
-                return await self._receive(alert, source, sender)
+                return await self._receive(alert, source, sender, channel or sender)
             except AlertRefused as exc:
                 if exc.status != 429:  # a flood is counted in the log, not written row by row
                     self._record_refusal(alert, source, sender, exc)
                 raise
 
-    async def _receive(self, alert: AlertIn, source: str, sender: str) -> AlertRow:
-        self.gate.admit(sender)
+    async def _receive(self, alert: AlertIn, source: str, sender: str, channel: str) -> AlertRow:
+        self.gate.admit(channel)
         rule = ALERT_RULES.get(alert.kind)
         if rule is None:
             raise AlertRefused(422, f"unknown alert kind {alert.kind!r} (known: {', '.join(sorted(ALERT_RULES))})")
@@ -194,6 +197,11 @@ class AlertDesk:
         if exc.status == 409:
             return  # the original is the record
         exc.alert_id = self.record_malformed(source, sender, exc.reason, alert)
+
+    def admit_malformed(self, channel: str) -> None:
+        """A message that is not an alert counts against its channel's flood limit too
+        (AlertRefused 429 past it: then it is only counted in the log, not recorded)."""
+        self.gate.admit(channel)
 
     def record_malformed(self, source: str, sender: str, reason: str, alert: AlertIn | None = None) -> str:
         """Keep a refused alert (with what could be read of it) so the refusal can be shown."""

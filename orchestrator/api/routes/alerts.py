@@ -234,6 +234,10 @@ async def send_cap(request: Request, who: Anyone, response: Response) -> dict[st
         cap = parse_cap(body)
     except CapError as exc:
         guard(request, who, "send_alert", "cap", roles=ALERTING)
+        try:
+            service(request).alerts.admit_malformed(who.name)
+        except AlertRefused as flood:
+            raise fail(request, who, "send_alert", "cap", flood.status, flood.reason) from None
         service(request).alerts.record_malformed("cap", who.name, str(exc))
         raise fail(request, who, "send_alert", "cap", 422, f"not a CAP 1.2 alert we can take: {exc}") from None
     return await _take(request, who, alert_from_cap(cap), "cap", response)
