@@ -144,6 +144,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--port", type=int, default=8080, help="API port (default 8080; 0: any free port)")
     sp.add_argument("--hours", type=_positive, default=14.5, help="simulated hours to run (default 14.5)")
     sp.add_argument("--start", type=_time, help="simulated start (default: the scenario's day, 05:50)")
+    sp.add_argument(
+        "--base-port", type=int, help="first simulated drone's UDP port, +10 each (default: free ports found at start)"
+    )
 
     sp = sub.add_parser("serve", help="run the service against the drones and broker in the settings")
     sp.add_argument("--config", type=Path, dest="serve_config", help="settings file (YAML)")
@@ -216,7 +219,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     sc = _scenario(args, settings)
     if not 0 <= args.port <= 65535:
         raise UsageError("--port must be 0-65535")
+    if args.base_port is not None and not 1024 <= args.base_port <= 65535 - 10 * len(sc.airports):
+        top = 65535 - 10 * len(sc.airports)
+        raise UsageError(f"--base-port must be 1024-{top} ({len(sc.airports)} drones, 10 ports apart)")
     opts = DemoOptions(
+        base_port=args.base_port,
         speedup=args.speedup,
         port=args.port,
         start=sc.localize(args.start) if args.start else None,

@@ -36,24 +36,9 @@ def scenario_copy(tmp_path: Path) -> Path:
 
 def free_udp_base(count: int = 8, step: int = 10) -> int:
     """A base port with `count` free UDP ports at `step` apart (loopback)."""
-    import random
-    import socket
+    from orchestrator.bus.broker import free_udp_base as find
 
-    for _ in range(50):
-        base = random.randrange(20000, 40000, 10)
-        socks = []
-        try:
-            for i in range(count):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind(("127.0.0.1", base + i * step))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free UDP ports")
+    return find(count, step)
 
 
 class RunningWorld:

@@ -88,11 +88,17 @@ def test_bad_arguments_are_usage_errors() -> None:
 @pytest.mark.slow
 def test_demo_runs_end_to_end_as_a_user_would(tmp_path: Path) -> None:
     """`dronepatrol demo`: says where the API is and gives a token per role, serves the
-    8 airports while the day runs, flies the first sortie, and stops cleanly on Ctrl-C."""
+    8 airports while the day runs, flies the first sortie, and stops cleanly on Ctrl-C.
+    The drones' usual ports (14560...) are taken here: the demo finds free ones itself."""
+    import contextlib
     import signal
+    import socket
 
     import httpx
 
+    squatter = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with contextlib.suppress(OSError):
+        squatter.bind(("127.0.0.1", 14560))
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -139,6 +145,7 @@ def test_demo_runs_end_to_end_as_a_user_would(tmp_path: Path) -> None:
         assert proc.wait(30) == 0
         assert "day over at" in rest and "completed" in rest and "record:" in rest, rest
     finally:
+        squatter.close()
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)

@@ -37,6 +37,28 @@ def free_tcp_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def free_udp_base(count: int, step: int = 10, host: str = "127.0.0.1") -> int:
+    """A first UDP port with `count` ports free at `step` apart (one simulated drone each,
+    as SITL instances are spaced), tried at random in 20000-40000."""
+    import random
+
+    for _ in range(100):
+        base = random.randrange(20000, 40000 - count * step, step)
+        socks: list[socket.socket] = []
+        try:
+            for i in range(count):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind((host, base + i * step))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise OSError(f"no {count} free UDP ports {step} apart on {host}")
+
+
 class EmbeddedBroker:
     """An amqtt broker on loopback; start() returns its address."""
 

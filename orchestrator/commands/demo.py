@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from missions.scenario import Scenario
 from orchestrator.alerts.desk import alert_json
-from orchestrator.bus.broker import BrokerAddress, EmbeddedBroker
+from orchestrator.bus.broker import BrokerAddress, EmbeddedBroker, free_udp_base
 from orchestrator.commands.serve import ApiServer, stop_on_signals
 from orchestrator.executor.failsafe import failsafe_params
 from orchestrator.scheduler.day import SchedulerConfig
@@ -49,6 +49,8 @@ class DemoOptions:
     hours: float = 14.5
     data_dir: Path = Path("var/demo")
     seed: int = 0
+    base_port: int | None = None
+    """First drone's UDP port (+10 each); None: free ports found at start."""
 
 
 def demo_users() -> list[ApiUser]:
@@ -170,7 +172,15 @@ async def run_demo(scenario: Scenario, opts: DemoOptions, stop: asyncio.Event | 
         stale.unlink(missing_ok=True)  # the simulated drones start fresh, so does the record
     users = demo_users()
     async with simulated_district(
-        scenario, start, opts.speedup, f"sqlite:///{db}", opts.data_dir, host=opts.host, seed=opts.seed, video=True
+        scenario,
+        start,
+        opts.speedup,
+        f"sqlite:///{db}",
+        opts.data_dir,
+        host=opts.host,
+        seed=opts.seed,
+        video=True,
+        base_port=opts.base_port or free_udp_base(len(scenario.airports), host=opts.host),
     ) as district:
         service, store = district.service, district.store
         api = ApiServer(service, users, opts.host, opts.port)
