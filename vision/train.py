@@ -3,8 +3,8 @@
 Reproducible on a CPU, offline: the network is built from ultralytics' YAML, started from
 weights found on disk (a COCO-pretrained YOLOv5 checkpoint, `vision.pretrained`) or from
 scratch, never fetched; the AMP check is off. Data: several labelled folders of real and
-rendered images merged and split by group (`vision.datasets`), one YOLO folder, or images
-rendered by `sim.scene.dataset`. Training resumes from its last checkpoint, epoch by
+rendered images merged and split by group (`vision.datasets`), or one YOLO folder (the
+command line renders one with the simulator when given none). Training resumes from its last checkpoint, epoch by
 epoch. The exported ONNX takes any input size (dynamic axes), so the pipeline can feed a
 16:9 rectangle instead of a padded square.
 """
@@ -37,22 +37,11 @@ class TrainConfig:
     threads: int = 2
     arch: str = "yolo11n.yaml"
     seed: int = 0
-    n_images: int = 600
-    """Rendered images when no dataset folder is given."""
     start: Path | None = None
     """Starting weights: a YOLOv5 checkpoint (COCO-pretrained: its backbone and neck carry
     over, see `vision.pretrained`) or an ultralytics `.pt`; None trains from scratch."""
     val_share: float = 0.2
     workers: int = 2
-
-
-def render_dataset(out: Path, n: int, seed: int, scenario: Path | None = None) -> Path:
-    from missions.scenario import load_scenario
-    from sim.scene.dataset import write_dataset
-
-    sc = load_scenario(scenario)
-    write_dataset(sc, n, out, seed=seed)
-    return out / "data.yaml"
 
 
 def data_yaml(data: Path) -> Path:
@@ -70,14 +59,15 @@ def last_checkpoint(work: Path) -> Path:
 def train(
     cfg: TrainConfig,
     work: Path,
-    data: Path | list[Source] | None = None,
+    data: Path | list[Source],
     install_to: Path | None = None,
     resume: bool | Path = False,
 ) -> Path:
     """Train, export, and return the ONNX path (copied into `install_to` when given).
 
     `data` is a YOLO dataset (a data.yaml or its folder), or several labelled sources
-    merged into `work/dataset` split by group (`vision.datasets`), or None to render one.
+    merged into `work/dataset` split by group (`vision.datasets`); rendered images are
+    one more source (`dronepatrol sim dataset` writes them).
     `resume` goes on from `work`'s last checkpoint (or from the checkpoint given, copied
     there first): the epoch, optimiser and schedule carry on where they stopped, so a
     training spans as many runs as the machine needs."""
@@ -90,7 +80,7 @@ def train(
     if isinstance(data, list):
         yaml_path = build_dataset(data, work / "dataset", val_share=cfg.val_share, seed=cfg.seed)
     else:
-        yaml_path = data_yaml(data) if data else render_dataset(work / "dataset", cfg.n_images, cfg.seed)
+        yaml_path = data_yaml(data)
     last = last_checkpoint(work)
     if isinstance(resume, Path):
         last.parent.mkdir(parents=True, exist_ok=True)

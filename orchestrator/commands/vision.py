@@ -169,25 +169,36 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
             data = [Source.parse(text) for text in given]
     except (DatasetError, ClassMapError) as exc:
         raise VisionUsageError(str(exc)) from None
+    out = args.out or settings.data_dir / "vision-train"
+    if data is None and not args.resume:
+        data = _render(args, settings, out / "rendered")
     cfg = TrainConfig(
         epochs=args.epochs,
         imgsz=args.imgsz,
         batch=args.batch,
         seed=args.seed,
-        n_images=args.images,
         arch=args.arch,
         start=args.start,
         val_share=args.val_share,
         threads=args.threads,
         workers=args.workers,
     )
-    out = args.out or settings.data_dir / "vision-train"
     try:
-        path = train(cfg, out, data, args.install, resume=args.resume)
+        path = train(cfg, out, data or out / "dataset", args.install, resume=args.resume)
     except (DatasetError, FileNotFoundError) as exc:
         raise VisionUsageError(str(exc)) from None
     print(f"model: {path}")
     return 0
+
+
+def _render(args: argparse.Namespace, settings: Settings, folder: Path) -> Path:
+    """The simulator's images, labelled, when no data folder is given (the composition root
+    joins the two: vision itself never imports the simulator)."""
+    from missions.scenario import load_scenario
+    from sim.scene.dataset import write_dataset
+
+    write_dataset(load_scenario(args.scenario or settings.scenario), args.images, folder, seed=args.seed)
+    return folder
 
 
 def _quantize(args: argparse.Namespace, settings: Settings) -> int:
