@@ -113,8 +113,8 @@ class StreamingWorld(RunningWorld):
 class Publisher:
     """An MJPEG server in its own loop that a test feeds frame by frame."""
 
-    def __init__(self, port: int = 0) -> None:
-        self.server = MjpegServer(port=port)
+    def __init__(self, port: int = 0, token: str | None = None) -> None:
+        self.server = MjpegServer(port=port, token=token)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.seq = 0

@@ -124,7 +124,7 @@ def test_the_sim_command_prints_its_endpoints_and_stops_cleanly_on_sigint() -> N
         video = [ln.split() for ln in lines if " video " in ln]
         assert [m[1] for m in mav][:2] == ["xili", "taoyuan"] and len(mav) == 8 and len(video) == 8
         assert mav[0][3] == f"udpout:127.0.0.1:{base}"
-        assert video[0][3].startswith("http://127.0.0.1:") and video[0][3].endswith("/video/xili.mjpg")
+        assert video[0][3].startswith("http://127.0.0.1:") and "/video/xili.mjpg?token=" in video[0][3]
         assert lines[-1].startswith("mqtt mqtt://127.0.0.1:")
         conn = mavutil.mavlink_connection(mav[1][3], source_system=255)
         conn.mav.heartbeat_send(6, 8, 0, 0, 0)

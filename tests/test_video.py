@@ -84,3 +84,32 @@ def test_a_reader_that_falls_behind_gets_the_freshest_frame(streaming: Streaming
     produced = int(parts[-1]["X-Frame-Seq"]) - int(parts[0]["X-Frame-Seq"])
     assert len(parts) - 1 < produced / 2, "it caught up by skipping frames, not by reading a queue of them"
     assert latest.skipped > 0
+
+
+def test_with_a_token_the_cameras_are_watched_only_by_who_has_it() -> None:
+    import urllib.error
+    import urllib.request
+
+    import cv2
+    import numpy as np
+
+    from tests.simvideo import Publisher
+
+    pub = Publisher(token="s3cret-camera-token").start("yuehai")
+    try:
+        jpeg = cv2.imencode(".jpg", np.full((36, 64, 3), 90, np.uint8))[1].tobytes()
+        pub.publish("yuehai", jpeg)
+        url = pub.url("yuehai")
+        assert url.endswith("?token=s3cret-camera-token")
+        still = url.replace(".mjpg", ".jpg")
+        with urllib.request.urlopen(still, timeout=5) as r:
+            assert r.status == 200 and r.read() == jpeg
+        for bad in (still.split("?")[0], still.replace("s3cret", "guess")):
+            try:
+                urllib.request.urlopen(bad, timeout=5)
+                raise AssertionError(f"{bad} was served")
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 401
+        assert pub.server.refused == 2
+    finally:
+        pub.stop()

@@ -111,7 +111,7 @@ async def simulated_district(
     else:
         address = BrokerAddress.parse(mqtt)
     world = SimWorld(scenario, start, speedup=speedup, seed=seed, host=host, base_port=base_port, airports=airports)
-    server = MjpegServer(host) if video else None
+    server = MjpegServer(host, token=secrets.token_urlsafe(16)) if video else None
     cameras = VideoService(world, server, fps=5) if server is not None else None
     if server is not None and cameras is not None:
         cameras.active = set()

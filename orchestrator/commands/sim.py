@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
 import sys
 from datetime import datetime
@@ -74,7 +75,7 @@ async def run_sim(
         open_docks=open_docks,
         signing_key=signing_key,
     )
-    server = MjpegServer(host, video_port)
+    server = MjpegServer(host, video_port, token=secrets.token_urlsafe(16))
     try:
         await world.open()
         if video:

@@ -6,16 +6,20 @@
     GET /                       a plain-text index
 
 Every client gets the freshest frame: a client that falls behind skips frames rather than
-queueing them, and the server counts what it skipped.
+queueing them, and the server counts what it skipped. With a `token`, every request must
+carry it (`?token=...`, as the URLs the server hands out do): anyone on the network could
+otherwise watch the drones' cameras; refused requests get 401 and are counted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import socket
 from dataclasses import dataclass, field
+from urllib.parse import parse_qs
 
 log = logging.getLogger("dronepatrol.sim.video")
 
@@ -42,8 +46,10 @@ class Latest:
 class MjpegServer:
     """Serves one MJPEG stream per airport."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> None:
         self.host, self.port = host, port
+        self.token = token
+        self.refused = 0
         self.streams: dict[str, Latest] = {}
         self._server: asyncio.AbstractServer | None = None
         self._clients: set[asyncio.Task[None]] = set()
@@ -51,7 +57,14 @@ class MjpegServer:
         self._closing = False
 
     def url(self, airport: str) -> str:
-        return f"http://{self.host}:{self.port}/video/{airport}.mjpg"
+        query = f"?token={self.token}" if self.token else ""
+        return f"http://{self.host}:{self.port}/video/{airport}.mjpg{query}"
+
+    def _allowed(self, query: str) -> bool:
+        if not self.token:
+            return True
+        given = parse_qs(query).get("token", [""])[0]
+        return hmac.compare_digest(given.encode(), self.token.encode())
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._client, self.host, self.port)
@@ -83,8 +96,11 @@ class MjpegServer:
             request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
             line = request.split(b"\r\n", 1)[0].decode(errors="replace")
             parts = line.split()
-            path = parts[1] if len(parts) >= 2 else "/"
-            if path.startswith("/video/") and path.endswith(".mjpg"):
+            path, _, query = (parts[1] if len(parts) >= 2 else "/").partition("?")
+            if not self._allowed(query):
+                self.refused += 1
+                writer.write(b"HTTP/1.0 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+            elif path.startswith("/video/") and path.endswith(".mjpg"):
                 await self._stream(path[len("/video/") : -len(".mjpg")], writer)
             elif path.startswith("/video/") and path.endswith(".jpg"):
                 await self._still(path[len("/video/") : -len(".jpg")], writer)
