@@ -22,20 +22,18 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from pymavlink.dialects.v20 import ardupilotmega as mavlink2
-
 from missions.autopilot import ARDUCOPTER_DEFAULTS, CopterLimits, SpeedCheck, speed_checks
 from missions.formats.items import MissionItem
 from missions.geo import haversine_m
 from missions.vocabulary import DockOsd, LidState
 from orchestrator.bus.docks import DockClient, DockServiceError
 from orchestrator.executor.failsafe import ensure_failsafes
+from orchestrator.links.ardupilot import AUTO, GUIDED, RTL, armed
 from orchestrator.links.mavlink_link import CommandFailed, LinkError, MavlinkLink
 from orchestrator.links.mission import MissionError, set_current, upload_verified
 
 log = logging.getLogger("dronepatrol.executor")
 
-GUIDED, AUTO, RTL = 4, 3, 6
 ESTIMATE_TOLERANCE_PCT = 5.0
 """How far below home-plus-reserve the battery may read before turning back: the drain
 measured in gusty flight is good to a few points, and the planner lands sorties at the
@@ -252,7 +250,7 @@ class SortieRunner:
         if osd is None or not osd.drone_on_pad or osd.lid == LidState.CLOSED:
             return
         hb = self.link.latest.get("HEARTBEAT")
-        if hb is not None and hb.base_mode & 128:
+        if armed(hb):
             with contextlib.suppress(CommandFailed, LinkError, TimeoutError):
                 await self.link.disarm()
         try:
@@ -275,7 +273,7 @@ class SortieRunner:
             await self._within(self.link.wait_for("GLOBAL_POSITION_INT", WALL_CAP_S), 10, "position")
             self._record(rec, state, "re-attached after a restart")
             hb = self.link.latest.get("HEARTBEAT")
-            if hb is not None and hb.custom_mode == GUIDED and hb.base_mode & mavlink2.MAV_MODE_FLAG_SAFETY_ARMED:
+            if hb is not None and hb.custom_mode == GUIDED and armed(hb):
                 await self._finish_launch(rec)
             await self._finish(rec)
         except (FailSortie, MissionError, CommandFailed, DockServiceError, LinkError, TimeoutError) as exc:
@@ -308,7 +306,7 @@ class SortieRunner:
             hb = await self.link.wait_for("HEARTBEAT", max(1.0, 2.0 / self.speedup))
         except TimeoutError:
             hb = self.link.latest.get("HEARTBEAT")
-        return bool(hb is not None and hb.base_mode & mavlink2.MAV_MODE_FLAG_SAFETY_ARMED)
+        return armed(hb)
 
     async def _finish_launch(self, rec: SortieRecord) -> None:
         """The service stopped while launching (armed in GUIDED, the mission uploaded and
@@ -474,8 +472,8 @@ class SortieRunner:
             order = rec.order  # a diversion replaces it
             hb = self.link.latest.get("HEARTBEAT")
             pos = self.link.latest.get("GLOBAL_POSITION_INT")
-            armed = bool(hb and hb.base_mode & 128)
-            if hb is not None and not armed and pos is not None and pos.relative_alt < 1500:
+            is_armed = armed(hb)
+            if hb is not None and not is_armed and pos is not None and pos.relative_alt < 1500:
                 return  # landed and disarmed
             if not self.link.link_ok and not rec.link_lost:
                 rec.link_lost = True

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from orchestrator.links.ardupilot import RTL_MODES
+
 
 class Phase(StrEnum):
     OFFLINE = "offline"
@@ -39,7 +41,6 @@ class Phase(StrEnum):
 
 FLYING = frozenset({Phase.LAUNCHING, Phase.AIRBORNE, Phase.RETURNING, Phase.LANDING})
 
-RTL_MODES = frozenset({6, 21})  # ArduCopter RTL, SMART_RTL
 LAND_MODES = frozenset({9})
 
 

@@ -32,11 +32,10 @@ from orchestrator.fleet.machine import (
     Telemetry,
     Transition,
 )
+from orchestrator.links.ardupilot import RTL, armed
 from orchestrator.links.mavlink_link import CommandFailed, LinkError, MavlinkLink
 
 log = logging.getLogger("dronepatrol.fleet")
-
-RTL = 6
 
 
 class FleetTracker:
@@ -174,7 +173,7 @@ class FleetTracker:
         self.handle(
             drone,
             Telemetry(
-                armed=bool(hb.base_mode & 128),
+                armed=armed(hb),
                 mode=int(hb.custom_mode),
                 alt_m=pos.relative_alt / 1000.0 if pos is not None else 0.0,
                 battery_pct=float(sys.battery_remaining) if sys is not None and sys.battery_remaining >= 0 else None,

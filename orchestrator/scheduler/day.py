@@ -24,8 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from pymavlink.dialects.v20 import ardupilotmega as mavlink2
-
 from missions.autopilot import ARDUCOPTER_DEFAULTS
 from missions.formats.items import MissionItem
 from missions.patrols import Patrol
@@ -36,6 +34,7 @@ from orchestrator.executor.orders import order_for, order_from_json, order_to_js
 from orchestrator.executor.sortie import CommandNote, SortieOrder, SortieRecord, SortieRunner, SortieState, Step
 from orchestrator.fleet.machine import BeginSortie, Launched, Release, SetHold, SortieEnded
 from orchestrator.fleet.tracker import FleetTracker
+from orchestrator.links.ardupilot import armed
 from orchestrator.links.mavlink_link import LinkError
 from orchestrator.store import CommandRecord, SortieRow, Store
 
@@ -414,7 +413,7 @@ class DayScheduler:
         except LinkError:
             return False
         hb = link.latest.get("HEARTBEAT")
-        return bool(hb is not None and hb.base_mode & mavlink2.MAV_MODE_FLAG_SAFETY_ARMED)
+        return armed(hb)
 
     async def reattach(self) -> None:
         """Pick up what was under way when the service stopped: a sortie in the air is
