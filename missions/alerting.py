@@ -67,13 +67,24 @@ parking complaint waits for an operator (a patrol may be passing anyway)."""
 FINDING_RULES: dict[str, KindRule] = {
     r.kind: r
     for r in (
-        KindRule("fire", AlertAction.LAUNCH, 1, 150.0, 1800.0),
-        KindRule("smoke", AlertAction.LAUNCH, 1, 200.0, 1800.0),
+        KindRule("fire", AlertAction.LAUNCH, 1, 200.0, 1800.0, family="fire"),
+        KindRule("smoke", AlertAction.LAUNCH, 1, 200.0, 1800.0, family="fire"),
         KindRule("illegal_parking", AlertAction.PROPOSE, 3, 30.0, 1200.0),
     )
 }
 """How vision's findings merge into incidents: a fire's sightings drift as it grows and
-as the camera's geolocation errs (10-20 m); a parked vehicle does not move."""
+as the camera's geolocation errs (10-20 m); a parked vehicle does not move. Fire and
+smoke are one family: the flames and the plume of one fire (its smoke placed up to a
+couple of hundred metres downwind) are one incident and one public alert, not two."""
+
+GRAVITY = {"fire": 2, "smoke": 1}
+"""Within a family, the kind an incident is called by: the gravest seen."""
+
+
+def graver(a: str, b: str) -> str:
+    """Of two kinds of one family, the one an incident takes (fire over smoke)."""
+    return b if GRAVITY.get(b, 0) > GRAVITY.get(a, 0) else a
+
 
 FEEDBACK_RADIUS_M = 300.0
 FEEDBACK_FACTOR = 0.8

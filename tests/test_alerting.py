@@ -34,7 +34,7 @@ def test_the_same_kind_close_in_place_and_time_is_one_event(scenario: Scenario) 
     smoke = Sighting("c", "smoke", 22.58401, 113.99501, t)
     assert same_event("fire", 22.5845, 113.9950, t + timedelta(minutes=5), [far, smoke, near], rule) == near
     assert same_event("fire", 22.5845, 113.9950, t + timedelta(hours=2), [near], rule) is None, "window passed"
-    assert same_event("fire", 22.5870, 113.9950, t, [near], rule) is None, "330 m is beyond fire's 150 m"
+    assert same_event("fire", 22.5870, 113.9950, t, [near], rule) is None, "330 m is beyond the fire family's 200 m"
 
 
 def test_false_alarms_nearby_lower_confidence_and_fade_with_time(scenario: Scenario) -> None:

@@ -182,3 +182,34 @@ def test_a_fire_becomes_one_incident_pushed_as_cap_and_signed_webhook_then_cance
                 assert fresh["confidence"] == pytest.approx(0.60 * FEEDBACK_FACTOR, abs=0.01)
                 keys = [r.headers["idempotency-key"] for r in hook.received]
                 assert len(keys) == len(set(keys)), "each event delivered once while the receiver was up"
+
+
+def test_smoke_and_then_flames_at_one_place_are_one_incident_called_fire(tmp_path: Path) -> None:
+    """One fire seen first as its plume, then as flames 80 m away: one incident and one
+    public alert (its CAP Update says fire), not a smoke alert and a fire alert."""
+    from datetime import UTC, datetime
+
+    from missions.cap import Issuer
+    from orchestrator.alerts.incidents import IncidentDesk
+    from orchestrator.store import FindingRecord, Store
+
+    t = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+    store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        desk = IncidentDesk(store.alerts, lambda: t, issuer=Issuer(), webhooks=[], data_dir=tmp_path)
+
+        def finding(fid: str, kind: str, lat: float, conf: float) -> FindingRecord:
+            return FindingRecord(fid, kind, "taoyuan", "s1", lat, 113.9950, conf, t, t, t, {"id": fid, "sigma_m": 8})
+
+        smoke = desk.on_finding(finding("taoyuan-smoke-1", "smoke", 22.5840, 0.7))
+        fire = desk.on_finding(finding("taoyuan-fire-2", "fire", 22.5847, 0.8))
+        other = desk.on_finding(finding("taoyuan-smoke-3", "smoke", 22.6000, 0.7))  # 1.8 km north: another
+        assert smoke is not None and fire is not None and other is not None
+        assert fire.id == smoke.id and fire.kind == "fire" and fire.sightings == 2
+        assert other.id != smoke.id
+        caps = store.alerts.caps(incident_id=smoke.id, limit=10)
+        assert sorted(c.msg_type for c in caps) == ["Alert", "Update"]
+        update = next(c for c in caps if c.msg_type == "Update")
+        assert "<event>" in update.xml and "ire" in update.xml.split("<event>")[1].split("</event>")[0]
+    finally:
+        store.close()

@@ -32,6 +32,7 @@ from missions.alerting import (
     Sighting,
     check_step,
     feedback_factor,
+    graver,
     same_event,
 )
 from missions.cap import CapFinding, Issuer, Reference, cap_alert, cap_identifier
@@ -84,12 +85,13 @@ class IncidentDesk:
         known = self.book.incident_of_finding(rec.id)
         incident = self.book.incident(known) if known else None
         if incident is None:
+            family = rule.event_family
             opened = [
-                Sighting(i.id, i.kind, i.lat, i.lon, i.last_seen)
+                Sighting(i.id, family, i.lat, i.lon, i.last_seen)
                 for i in self.book.open_incidents()
-                if i.kind == rec.kind
+                if i.kind in FINDING_RULES and FINDING_RULES[i.kind].event_family == family
             ]
-            match = same_event(rec.kind, rec.lat, rec.lon, rec.last_seen, opened, rule)
+            match = same_event(family, rec.lat, rec.lon, rec.last_seen, opened, rule)
             incident = self.book.incident(match.id) if match else None
         factor = feedback_factor(rec.kind, rec.lat, rec.lon, rec.last_seen, self._marks(rec.kind))
         if incident is None:
@@ -146,6 +148,7 @@ class IncidentDesk:
         raw = max(inc.raw_confidence, rec.confidence)
         grown = replace(
             inc,
+            kind=graver(inc.kind, rec.kind),
             radius_m=max(inc.radius_m, reach),
             raw_confidence=raw,
             confidence=round(max(inc.confidence, rec.confidence * factor), 3),
@@ -156,15 +159,20 @@ class IncidentDesk:
         )
         if IncidentState(grown.state) not in OPEN_INCIDENT_STATES:
             return inc
-        worth = (not inc.published and grown.confidence >= PUBLISH_MIN_CONFIDENCE) or (
-            inc.published
-            and (grown.radius_m >= inc.radius_m * GROWTH or grown.confidence >= inc.confidence + CONFIDENCE_STEP)
-            and now - self._last_cap(inc) >= timedelta(seconds=UPDATE_EVERY_S)
+        worth = (
+            (not inc.published and grown.confidence >= PUBLISH_MIN_CONFIDENCE)
+            or (inc.published and grown.kind != inc.kind)  # the smoke turned out to be a fire: say so now
+            or (
+                inc.published
+                and (grown.radius_m >= inc.radius_m * GROWTH or grown.confidence >= inc.confidence + CONFIDENCE_STEP)
+                and now - self._last_cap(inc) >= timedelta(seconds=UPDATE_EVERY_S)
+            )
         )
         if worth:
             what = "opened" if not inc.published else "updated"
             note = (
                 f"{what}: {grown.sightings} sightings, radius {grown.radius_m:.0f} m, confidence {grown.confidence:.2f}"
+                + (f"; {rec.kind} seen where {inc.kind} was" if grown.kind != inc.kind else "")
             )
             grown = self._publish(grown, what, IncidentEvent(inc.id, now, grown.state, "vision", note), rec.id)
         else:
