@@ -20,9 +20,24 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import IntEnum
 
 from missions.formats.items import Cmd, MissionItem
 from missions.geo import haversine_m
+
+
+class CopterMode(IntEnum):
+    """ArduCopter's flight modes as its heartbeat's custom_mode carries them (Mode::Number)."""
+
+    STABILIZE = 0
+    AUTO = 3
+    GUIDED = 4
+    LOITER = 5
+    RTL = 6
+    LAND = 9
+    BRAKE = 17
+    SMART_RTL = 21
+
 
 PARAMS = ("WPNAV_SPEED", "WPNAV_ACCEL", "CIRCLE_RATE")
 """What the service reads from each drone at connection."""

@@ -4,11 +4,14 @@ re-attaches, watches the drone home, and the record has every step once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -48,66 +51,88 @@ async def _wait_state(store: Store, states: set[str], wait_s: float) -> str:
     raise AssertionError(f"sortie not {states} within {wait_s} s")
 
 
-def test_a_killed_service_re_attaches_and_the_sortie_completes_once(scenario: Scenario, tmp_path: Path) -> None:
+@dataclass
+class _Yuehai:
+    """yuehai's simulated drone and dock on an embedded broker, and `serve`'s settings for them."""
+
+    world: SimWorld
+    config: Path
+    store: Store
+    served: list[subprocess.Popen[bytes]]
+
+    def serve(self, log: Path) -> subprocess.Popen[bytes]:
+        proc = _serve(self.config, log)
+        self.served.append(proc)
+        return proc
+
+
+@contextlib.asynccontextmanager
+async def _yuehai(scenario: Scenario, tmp_path: Path) -> AsyncIterator[_Yuehai]:
     db = tmp_path / "dronepatrol.db"
+    broker = EmbeddedBroker()
+    address = await broker.start()
+    start = scenario.day_start().replace(hour=6, minute=9)  # after the 06:00 downpour
+    world = SimWorld(scenario, start, speedup=SPEEDUP, airports=["yuehai"], base_port=free_udp_base(1))
+    await world.open()
+    stop = asyncio.Event()
+    bus = DockBus(world, address.host, address.port)
+    tasks = [asyncio.create_task(world.run(stop)), asyncio.create_task(bus.run(stop))]
+    config = tmp_path / "dronepatrol.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "data_dir": str(tmp_path),
+                "database": f"sqlite:///{db}",
+                "mqtt": address.url,
+                "drones": {"yuehai": world.mavlink_url("yuehai")},
+                "speedup": SPEEDUP,
+                "clock": "docks",
+                "api": {"port": 0},
+                # Long enough (12 s of wall time here) for the restart: the drone goes
+                # on with its mission instead of turning home on a lost link.
+                "failsafe": {"gcs_timeout_s": 120},
+                "scheduler": {"hold_recheck_s": 120},
+            }
+        ),
+        encoding="utf-8",
+    )
+    store = Store.open(f"sqlite:///{db}")  # the schema first: the service then has nothing to migrate
+    place = _Yuehai(world, config, store, [])
+    try:
+        yield place
+    finally:
+        for p in place.served:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(10)
+        store.close()
+        stop.set()
+        await asyncio.gather(*tasks)
+        world.close()
+        await broker.stop()
+
+
+def test_a_killed_service_re_attaches_and_the_sortie_completes_once(scenario: Scenario, tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
 
     async def run() -> list:  # type: ignore[type-arg]
-        broker = EmbeddedBroker()
-        address = await broker.start()
-        start = scenario.day_start().replace(hour=6, minute=9)  # after the 06:00 downpour
-        world = SimWorld(scenario, start, speedup=SPEEDUP, airports=["yuehai"], base_port=free_udp_base(1))
-        await world.open()
-        stop = asyncio.Event()
-        bus = DockBus(world, address.host, address.port)
-        tasks = [asyncio.create_task(world.run(stop)), asyncio.create_task(bus.run(stop))]
-        config = tmp_path / "dronepatrol.yaml"
-        config.write_text(
-            yaml.safe_dump(
-                {
-                    "data_dir": str(tmp_path),
-                    "database": f"sqlite:///{db}",
-                    "mqtt": address.url,
-                    "drones": {"yuehai": world.mavlink_url("yuehai")},
-                    "speedup": SPEEDUP,
-                    "clock": "docks",
-                    "api": {"port": 0},
-                    # Long enough (12 s of wall time here) for the restart: the drone goes
-                    # on with its mission instead of turning home on a lost link.
-                    "failsafe": {"gcs_timeout_s": 120},
-                    "scheduler": {"hold_recheck_s": 120},
-                }
-            ),
-            encoding="utf-8",
-        )
-        first = second = None
-        store = Store.open(f"sqlite:///{db}")  # the schema first: the service then has nothing to migrate
-        try:
-            first = _serve(config, log)
+        async with _yuehai(scenario, tmp_path) as place:
+            store, world = place.store, place.world
+            first = place.serve(log)
             await _wait_state(store, {"airborne"}, 60)
             await asyncio.sleep(2.0)  # well into the flight
             first.send_signal(signal.SIGKILL)
             first.wait(5)
             assert store.sortie(SORTIE).state == "airborne"  # type: ignore[union-attr]
             assert world.vehicles["yuehai"].copter.airborne, "the drone flies on without the service"
-            second = _serve(config, log)
+            place.serve(log)
             final = await _wait_state(store, {"completed", "aborted", "failed"}, 150)
             assert final == "completed", store.sortie(SORTIE)
             return store.transitions("sortie", SORTIE)
-        finally:
-            for p in (first, second):
-                if p is not None and p.poll() is None:
-                    p.send_signal(signal.SIGINT)
-                    try:
-                        p.wait(10)
-                    except subprocess.TimeoutExpired:
-                        p.kill()
-                        p.wait(10)
-            store.close()
-            stop.set()
-            await asyncio.gather(*tasks)
-            world.close()
-            await broker.stop()
 
     steps = asyncio.run(run())
     states = [(s.new, s.reason) for s in steps]
@@ -124,40 +149,12 @@ def test_a_service_killed_between_arming_and_the_take_off_record_watches_the_dro
     """Killed while the record still says preflight but the drone is armed and climbing:
     the restarted service must not plan it again (and leave an armed drone over its dock
     with nothing watching it): it watches it as airborne, to its landing."""
-    db = tmp_path / "dronepatrol.db"
     log = tmp_path / "serve.log"
 
     async def run() -> list:  # type: ignore[type-arg]
-        broker = EmbeddedBroker()
-        address = await broker.start()
-        start = scenario.day_start().replace(hour=6, minute=9)
-        world = SimWorld(scenario, start, speedup=SPEEDUP, airports=["yuehai"], base_port=free_udp_base(1))
-        await world.open()
-        stop = asyncio.Event()
-        bus = DockBus(world, address.host, address.port)
-        tasks = [asyncio.create_task(world.run(stop)), asyncio.create_task(bus.run(stop))]
-        config = tmp_path / "dronepatrol.yaml"
-        config.write_text(
-            yaml.safe_dump(
-                {
-                    "data_dir": str(tmp_path),
-                    "database": f"sqlite:///{db}",
-                    "mqtt": address.url,
-                    "drones": {"yuehai": world.mavlink_url("yuehai")},
-                    "speedup": SPEEDUP,
-                    "clock": "docks",
-                    "api": {"port": 0},
-                    "failsafe": {"gcs_timeout_s": 120},
-                    "scheduler": {"hold_recheck_s": 120},
-                }
-            ),
-            encoding="utf-8",
-        )
-        first = second = None
-        store = Store.open(f"sqlite:///{db}")
-        try:
-            first = _serve(config, log)
-            copter = world.vehicles["yuehai"].copter
+        async with _yuehai(scenario, tmp_path) as place:
+            store, copter = place.store, place.world.vehicles["yuehai"].copter
+            first = place.serve(log)
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 row = store.sortie(SORTIE)
@@ -167,24 +164,10 @@ def test_a_service_killed_between_arming_and_the_take_off_record_watches_the_dro
             first.send_signal(signal.SIGKILL)
             first.wait(5)
             assert store.sortie(SORTIE).state == "preflight" and copter.armed, "killed in the window"  # type: ignore[union-attr]
-            second = _serve(config, log)
+            place.serve(log)
             final = await _wait_state(store, {"completed", "aborted", "failed", "planned"}, 150)
             assert final == "completed", store.sortie(SORTIE)
             return store.transitions("sortie", SORTIE)
-        finally:
-            for p in (first, second):
-                if p is not None and p.poll() is None:
-                    p.send_signal(signal.SIGINT)
-                    try:
-                        p.wait(10)
-                    except subprocess.TimeoutExpired:
-                        p.kill()
-                        p.wait(10)
-            store.close()
-            stop.set()
-            await asyncio.gather(*tasks)
-            world.close()
-            await broker.stop()
 
     steps = asyncio.run(run())
     states = [(s.new, s.reason) for s in steps]

@@ -1,19 +1,21 @@
-"""ArduCopter's numbers, named once: the flight modes the service sets and recognises, and
-the heartbeat's armed flag (ArduCopter's `custom_mode` values, its Mode::Number enum;
-MAV_MODE_FLAG from the MAVLink common set). Plain numbers, no MAVLink library: the fleet's
-pure state machine reads them too."""
+"""ArduCopter's numbers as the service uses them: the flight modes it sets and recognises
+(`missions.autopilot.CopterMode`, shared with the simulator) and the heartbeat's armed flag
+(MAV_MODE_FLAG_SAFETY_ARMED). No MAVLink library: the fleet's pure state machine reads
+them too."""
 
 from __future__ import annotations
 
 from typing import Any
 
-STABILIZE = 0
-AUTO = 3
-GUIDED = 4
-LOITER = 5
-RTL = 6
-LAND = 9
-SMART_RTL = 21
+from missions.autopilot import CopterMode
+
+STABILIZE = CopterMode.STABILIZE
+AUTO = CopterMode.AUTO
+GUIDED = CopterMode.GUIDED
+LOITER = CopterMode.LOITER
+RTL = CopterMode.RTL
+LAND = CopterMode.LAND
+SMART_RTL = CopterMode.SMART_RTL
 RTL_MODES = frozenset({RTL, SMART_RTL})
 """Modes in which the drone is coming home by itself."""
 

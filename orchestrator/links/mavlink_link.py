@@ -306,34 +306,28 @@ class MavlinkLink:
 
     async def read_param(self, name: str, wait_s: float = 1.0, retries: int = 3) -> float:
         """PARAM_REQUEST_READ until the vehicle answers with the parameter's value."""
-        for _ in range(retries + 1):
-            self.send(self.mav.param_request_read_encode(self.target_system, self.target_component, name.encode(), -1))
-            try:
-                value = await self.wait_for(
-                    lambda m: m.get_type() == "PARAM_VALUE" and m.param_id.rstrip("\x00") == name, wait_s
-                )
-            except TimeoutError:
-                continue
-            return float(value.param_value)
-        raise LinkError(f"link {self.name}: no PARAM_VALUE for {name}")
+        request = self.mav.param_request_read_encode(self.target_system, self.target_component, name.encode(), -1)
+        return await self._param(name, request, wait_s, retries)
 
     async def set_param(self, name: str, value: float, wait_s: float = 1.0, retries: int = 3) -> float:
         """PARAM_SET until the vehicle echoes the parameter; returns the value it now holds."""
+        request = self.mav.param_set_encode(
+            self.target_system, self.target_component, name.encode(), value, mavlink2.MAV_PARAM_TYPE_REAL32
+        )
+        return await self._param(name, request, wait_s, retries)
+
+    async def _param(self, name: str, request: Any, wait_s: float, retries: int) -> float:
+        """Send `request` until a PARAM_VALUE for `name` answers it; its value."""
         for _ in range(retries + 1):
-            self.send(
-                self.mav.param_set_encode(
-                    self.target_system, self.target_component, name.encode(), value, mavlink2.MAV_PARAM_TYPE_REAL32
-                )
-            )
+            self.send(request)
             try:
-                echo = await self.wait_for(
+                answer = await self.wait_for(
                     lambda m: m.get_type() == "PARAM_VALUE" and m.param_id.rstrip("\x00") == name, wait_s
                 )
             except TimeoutError:
                 continue
-            return float(echo.param_value)
+            return float(answer.param_value)
         raise LinkError(f"link {self.name}: no PARAM_VALUE for {name}")
-
 
 def _of_type(kind: str) -> Predicate:
     def test(m: Any) -> bool:

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from enum import IntEnum
+from missions.autopilot import CopterMode as Mode
 
-
-class Mode(IntEnum):
-    STABILIZE = 0
-    AUTO = 3
-    GUIDED = 4
-    LOITER = 5
-    RTL = 6
-    LAND = 9
-    BRAKE = 17
-    SMART_RTL = 21
+__all__ = ["COMMAND_NAMES", "SUPPORTED", "Mode"]
 
 
 SUPPORTED = frozenset({Mode.STABILIZE, Mode.AUTO, Mode.GUIDED, Mode.LOITER, Mode.RTL, Mode.LAND, Mode.BRAKE})
