@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,19 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+def _wait_js(page: Any, expression: str, timeout_ms: int = 30_000) -> None:
+    """Wait until `expression` is true in the page. Playwright's wait_for_function compiles
+    its predicate inside the page, which the dashboard's Content-Security-Policy (no eval)
+    refuses, as it should: the test polls through evaluate instead, so the page is tested
+    under the policy it is served with."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        if page.evaluate(f"() => Boolean({expression})"):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"not true within {timeout_ms} ms: {expression}")
+
+
 def _sign_in(browser: Any, url: str, role: str, width: int = 1920, height: int = 1080) -> Any:
     page = browser.new_page(viewport={"width": width, "height": height})
     page.goto(url + "/")
@@ -69,7 +83,7 @@ def test_an_operator_dispatches_from_the_map_watches_the_drone_and_acknowledges_
     page.goto(district.url + "/")
     page.fill("#token", "not-a-token-at-all")
     page.click("#login-button")
-    page.wait_for_function("document.querySelector('#login-error').textContent.length > 0")
+    _wait_js(page, "document.querySelector('#login-error').textContent.length > 0")
     assert "unknown token" in page.inner_text("#login-error")
     page.screenshot(path=str(artifacts / "01-login.png"))
     page.close()
@@ -77,6 +91,8 @@ def test_an_operator_dispatches_from_the_map_watches_the_drone_and_acknowledges_
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url))
+    refused: list[str] = []  # what the Content-Security-Policy blocked of the page's own doing
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(district.url + "/")
     page.fill("#token", token("operator"))
     page.click("#login-button")
@@ -97,7 +113,7 @@ def test_an_operator_dispatches_from_the_map_watches_the_drone_and_acknowledges_
     page.select_option(".dispatch-popup .dispatch-kind", "fire")
     page.screenshot(path=str(artifacts / "03-dispatch-popup.png"))
     page.click(".dispatch-popup .dispatch-send")
-    page.wait_for_function("document.querySelector('#toast').textContent.includes('dispatched')", timeout=10_000)
+    _wait_js(page, "document.querySelector('#toast').textContent.includes('dispatched')", 10_000)
     assert "yuehai" in page.inner_text("#toast")
 
     # The drone takes off and moves on the map.
@@ -111,7 +127,7 @@ def test_an_operator_dispatches_from_the_map_watches_the_drone_and_acknowledges_
 
     # Live video of the drone, the detector's boxes drawn by the service.
     page.click(".airport-card[data-id=yuehai] .video-open")
-    page.wait_for_function("document.querySelector('#video-img').naturalWidth > 0", timeout=30_000)
+    _wait_js(page, "document.querySelector('#video-img').naturalWidth > 0", 30_000)
     page.screenshot(path=str(artifacts / "05-video.png"))
     page.click("#video-close")
 
@@ -123,7 +139,7 @@ def test_an_operator_dispatches_from_the_map_watches_the_drone_and_acknowledges_
     page.click(".tab[data-tab=incidents]")
     row = page.wait_for_selector(".incident-row[data-state=new]", timeout=15_000)
     row.click()
-    page.wait_for_function("document.querySelector('#incident-detail img.evidence')?.naturalWidth > 0", timeout=10_000)
+    _wait_js(page, "document.querySelector('#incident-detail img.evidence')?.naturalWidth > 0", 10_000)
     assert page.locator("#incident-detail button.step").count() == 4
     page.screenshot(path=str(artifacts / "06-incident.png"))
     page.click("#incident-detail button.step[data-state=acknowledged]")
@@ -147,6 +163,7 @@ def test_an_operator_dispatches_from_the_map_watches_the_drone_and_acknowledges_
     page.close()
     outside = [u for u in requested if not u.startswith(district.url) and not u.startswith("data:")]
     assert not outside, f"the page fetched from elsewhere: {outside[:5]}"
+    assert not refused, f"the dashboard breaks its own Content-Security-Policy: {refused[:3]}"
 
 
 async def _publish(url: str, report: Any) -> None:
