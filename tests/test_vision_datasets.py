@@ -93,7 +93,9 @@ def test_the_real_folders_split_without_a_group_on_both_sides(shared_data: Path,
 
 
 def test_the_coco_start_carries_the_yolov5_backbone_and_neck(shared_data: Path, tmp_path: Path) -> None:
-    pytest.importorskip("ultralytics")
+    # Not importorskip("ultralytics"): imported before vision.offline sets its config folder,
+    # ultralytics would look for its font elsewhere and try to download it later.
+    pytest.importorskip("torch")
     from vision.pretrained import start_checkpoint
 
     out, carried, total = start_checkpoint(
