@@ -159,12 +159,13 @@ async def _converse(
 
 
 async def download(link: MavlinkLink, wait_s: float = 1.0, retries: int = 5) -> list[MissionItem]:
-    """Read the vehicle's mission (with MISSION_REQUEST_INT per item)."""
+    """Read the vehicle's mission (with MISSION_REQUEST_INT per item), asking again on
+    silence with growing patience (`_patience`: up to 19 s for one item by default)."""
     count_msg = None
-    for _ in range(retries + 1):
+    for attempt in range(retries + 1):
         link.send(link.mav.mission_request_list_encode(link.target_system, link.target_component, MISSION_TYPE_MISSION))
         try:
-            count_msg = await link.wait_for("MISSION_COUNT", wait_s)
+            count_msg = await link.wait_for("MISSION_COUNT", _patience(wait_s, attempt))
             break
         except TimeoutError:
             continue
@@ -173,14 +174,14 @@ async def download(link: MavlinkLink, wait_s: float = 1.0, retries: int = 5) -> 
     items: list[MissionItem] = []
     for seq in range(int(count_msg.count)):
         got = None
-        for _ in range(retries + 1):
+        for attempt in range(retries + 1):
             link.send(
                 link.mav.mission_request_int_encode(
                     link.target_system, link.target_component, seq, MISSION_TYPE_MISSION
                 )
             )
             try:
-                got = await link.wait_for(_item_number(seq), wait_s)
+                got = await link.wait_for(_item_number(seq), _patience(wait_s, attempt))
                 break
             except TimeoutError:
                 continue
@@ -209,6 +210,12 @@ async def download(link: MavlinkLink, wait_s: float = 1.0, retries: int = 5) -> 
         )
     )
     return items
+
+
+def _patience(wait_s: float, attempt: int) -> float:
+    """Each ask waits longer than the last (1, 2, 4, 4 ... s): a vehicle, or a ground
+    station sharing a busy machine, that is late is given time rather than asked faster."""
+    return float(min(wait_s * 2.0**attempt, 4.0 * wait_s))
 
 
 def _item_number(seq: int) -> Callable[[Any], bool]:
