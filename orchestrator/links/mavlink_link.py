@@ -329,6 +329,7 @@ class MavlinkLink:
             return float(answer.param_value)
         raise LinkError(f"link {self.name}: no PARAM_VALUE for {name}")
 
+
 def _of_type(kind: str) -> Predicate:
     def test(m: Any) -> bool:
         return bool(m.get_type() == kind)
