@@ -191,9 +191,12 @@ def test_the_flood_limit_on_mqtt_holds_whatever_sender_the_message_names_and_cou
 
     async def flood() -> None:
         client = BusClient(url, "test-alert-flood")
+        all_in = asyncio.Event()
 
         async def on(topic: str, payload: bytes) -> None:
             replies.append(json.loads(payload))
+            if len(replies) >= 16:
+                all_in.set()
 
         client.subscribe(ALERTS_REPLY_TOPIC, on)
         await client.start()
@@ -202,11 +205,10 @@ def test_the_flood_limit_on_mqtt_holds_whatever_sender_the_message_names_and_cou
         for i in range(8):
             xml = cap_alert(finding, f"44030512345600_20261202110000_{i}", at - timedelta(minutes=1))
             await client.publish(ALERTS_IN_TOPIC, xml.replace("dronepatrol@440305", f"forged-{i}@example"))
-        for _ in range(200):
-            if len(replies) >= 16:
-                break
-            await asyncio.sleep(0.05)
-        await client.stop()
+        try:
+            await asyncio.wait_for(all_in.wait(), 10)
+        finally:
+            await client.stop()
 
     asyncio.run(flood())
     assert len(replies) == 16, replies

@@ -375,10 +375,11 @@ def test_a_take_off_refused_because_disarm_delay_ran_out_is_armed_and_tried_agai
             await link.set_mode(4)
             takeoff = link.takeoff
             late = [True]
+            armed_flag = mavlink2.MAV_MODE_FLAG_SAFETY_ARMED
 
             async def late_takeoff(alt_m: float) -> None:
-                if late.pop() if late else False:
-                    await asyncio.sleep(1.0)  # 10 simulated seconds: DISARM_DELAY has run out
+                if late.pop() if late else False:  # late: DISARM_DELAY runs out first
+                    await link.wait_for(lambda m: m.get_type() == "HEARTBEAT" and not m.base_mode & armed_flag, 10)
                 await takeoff(alt_m)
 
             link.takeoff = late_takeoff  # type: ignore[method-assign]
