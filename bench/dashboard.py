@@ -26,6 +26,7 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 import httpx  # noqa: E402
 
+from missions.bus_access import BrokerAddress, BusRole  # noqa: E402
 from missions.scenario import load_scenario  # noqa: E402
 from orchestrator.bus.findings import FindingPublisher  # noqa: E402
 from tests.apiserver import auth, token  # noqa: E402
@@ -34,7 +35,7 @@ from tests.services import CHROMIUM_ARGS, chromium_path  # noqa: E402
 from tests.test_incidents import _report  # noqa: E402
 
 
-async def publish(url: str, report: object) -> None:
+async def publish(url: BrokerAddress, report: object) -> None:
     pub = FindingPublisher(url, identifier="bench-dashboard")
     await pub.start()
     await pub.publish(report)  # type: ignore[arg-type]
@@ -74,7 +75,7 @@ def main() -> None:
                 lat, lon = 22.52 + 0.01 * i, 113.93
                 report = _report(f"bench-fire-{i}", lat, lon, 0.8, service.clock())
                 t0 = time.perf_counter()
-                district.call(publish(district.district.mqtt.url, report))
+                district.call(publish(district.district.bus(BusRole.VISION), report))
                 page.wait_for_selector(f".incident-row[data-id='inc.bench-fire-{i}']", timeout=15_000)
                 pushes.append((time.perf_counter() - t0) * 1000)
             print(f"incident pushes (ms): {', '.join(f'{x:.0f}' for x in pushes)}")
@@ -90,7 +91,7 @@ def main() -> None:
             for i in range(5, 8):
                 report = _report(f"bench-fire-{i}", 22.52 + 0.01 * i, 113.93, 0.8, service.clock())
                 t0 = time.perf_counter()
-                district.call(publish(district.district.mqtt.url, report))
+                district.call(publish(district.district.bus(BusRole.VISION), report))
                 polled_page.wait_for_selector(f".incident-row[data-id='inc.bench-fire-{i}']", timeout=30_000)
                 polls.append((time.perf_counter() - t0) * 1000)
             print(f"incidents by polling alone (ms): {', '.join(f'{x:.0f}' for x in polls)}")

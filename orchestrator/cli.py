@@ -26,6 +26,7 @@ from pathlib import Path
 from missions.errors import MissionsError
 from missions.scenario import Scenario, load_scenario
 from missions.vocabulary import SIM_FAULTS
+from orchestrator.bus.users import USERS_FILE
 from orchestrator.settings import ConfigError, Settings
 
 log = logging.getLogger("dronepatrol")
@@ -98,6 +99,11 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--start", type=_time, help="simulated start time (default: the scenario's day, 08:00)")
     sp.add_argument("--mqtt", help="broker URL for the docks (default: start the embedded broker)")
+    sp.add_argument(
+        "--users",
+        type=Path,
+        help="where the embedded broker's users and passwords are written (default: <data_dir>/sim/mqtt-users.json)",
+    )
     sp.add_argument("--open-docks", action="store_true", help="docks start open with the drone ready")
     sp.add_argument("--base-port", type=int, default=14560, help="first vehicle's UDP port; +10 per vehicle")
     sp.add_argument("--host", default="127.0.0.1")
@@ -115,6 +121,13 @@ def _parser() -> argparse.ArgumentParser:
     simsub = sp.add_subparsers(dest="sim_command")
     fp = simsub.add_parser("fault", help="inject a fault into a running simulator")
     fp.add_argument("--mqtt", required=True, dest="fault_mqtt", help="the simulator's broker URL")
+    fp.add_argument(
+        "--users",
+        type=Path,
+        dest="fault_users",
+        help="the simulator's bus users file, to log in as its operator when the URL has no login "
+        "(default: <data_dir>/sim/mqtt-users.json)",
+    )
     fp.add_argument("--airport", required=True)
     fp.add_argument("--kind", required=True, choices=sorted(SIM_FAULTS))
     fp.add_argument("--value", type=float, default=1.0, help="strength; 0 clears the fault")
@@ -151,6 +164,13 @@ def _parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("serve", help="run the service against the drones and broker in the settings")
     sp.add_argument("--config", type=Path, dest="serve_config", help="settings file (YAML)")
     scenario_arg(sp)
+
+    sp = sub.add_parser(
+        "bus-users",
+        help="the bus's users (made at first start in <data_dir>/mqtt-users.json) as Mosquitto password and ACL files",
+    )
+    scenario_arg(sp)
+    sp.add_argument("--out", type=Path, required=True, help="folder for `passwords` and `acl`")
     return p
 
 
@@ -190,6 +210,23 @@ def cmd_dispatch(args: argparse.Namespace, settings: Settings) -> int:
     at = sc.localize(args.at) if args.at else sc.day_start().replace(hour=12)
     decision = dispatch(sc, args.lon, args.lat, at, priority=args.priority)
     print(json.dumps(dispatch_json(decision), ensure_ascii=False, indent=2) if args.json else dispatch_text(decision))
+    return 0
+
+
+def cmd_bus_users(args: argparse.Namespace, settings: Settings) -> int:
+    """For a district that runs its own Mosquitto: the same users and rules as the embedded
+    broker, one dock user per airport."""
+    from orchestrator.bus.users import users_at_first_start, write_mosquitto_files
+
+    sc = _scenario(args, settings)
+    users, path, created = users_at_first_start(settings.data_dir, list(sc.airports))
+    passwords, acl = write_mosquitto_files(args.out, users)
+    print(f"{'created' if created else 'read'} {len(users)} users in {path}")
+    print(f"wrote {passwords} (hash it in place: mosquitto_passwd -U {passwords}) and {acl}")
+    print("mosquitto.conf: allow_anonymous false")
+    print(f"               password_file {passwords.resolve()}")
+    print(f"               acl_file {acl.resolve()}")
+    print("               (and a TLS listener: cafile, certfile, keyfile, when clients are not on this machine)")
     return 0
 
 
@@ -251,7 +288,7 @@ def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
     from missions.vocabulary import SimControl
-    from orchestrator.commands.sim import run_sim, send_fault
+    from orchestrator.commands.sim import fault_sender, run_sim, send_fault
 
     if args.sim_command == "snapshot":
         from orchestrator.commands.scene import snapshot
@@ -274,7 +311,8 @@ def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.sim_command == "fault":
         ctl = SimControl(args.airport, args.kind, args.value, args.duration)
-        asyncio.run(send_fault(args.fault_mqtt, ctl))
+        sender = fault_sender(args.fault_mqtt, args.fault_users or settings.data_dir / "sim" / USERS_FILE)
+        asyncio.run(send_fault(sender, ctl))
         return 0
     sc = _scenario(args, settings)
     key = None
@@ -302,6 +340,7 @@ def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
             video_port=args.video_port,
             video_fps=args.video_fps,
             docks_only=docks_only,
+            users_file=args.users or settings.data_dir / "sim" / USERS_FILE,
         )
     )
     return 0
@@ -337,6 +376,7 @@ COMMANDS = {
     "coverage": cmd_coverage,
     "demo": cmd_demo,
     "serve": cmd_serve,
+    "bus-users": cmd_bus_users,
     "sim": cmd_sim,
     "vision": cmd_vision,
 }

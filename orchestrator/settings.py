@@ -131,7 +131,17 @@ class Settings(BaseSettings):
     database: str | None = Field(
         None, description="SQLAlchemy URL (sqlite:///FILE or postgresql://...); default <data_dir>/dronepatrol.db"
     )
-    mqtt: str | None = Field(None, description="broker URL (mqtt://host:port); unset: the embedded broker")
+    mqtt: str | None = Field(
+        None,
+        description="broker URL, mqtt://USER:PASSWORD@host:port or mqtts:// for TLS; unset: the embedded broker "
+        "(users and passwords generated at first start in <data_dir>/mqtt-users.json)",
+    )
+    mqtt_ca_file: Path | None = Field(
+        None, description="certificate authority that signed an mqtts:// broker's certificate (default: the system's)"
+    )
+    mqtt_plain_remote: bool = Field(
+        False, description="allow a broker off this machine without TLS or without a login (a closed network only)"
+    )
     mqtt_client_id: str = Field(
         "dronepatrol-orchestrator", min_length=1, max_length=64, description="the service's MQTT session (persistent)"
     )

@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import aiomqtt
 
+from missions.bus_access import BrokerAddress
 from missions.incidents import AlertCall
 from missions.vocabulary import ALERTS_IN_TOPIC, ALERTS_REPLY_TOPIC, ROOT
 
@@ -32,8 +34,7 @@ class SimAlertSystem:
         self,
         calls: tuple[AlertCall, ...],
         clock: Callable[[], datetime],
-        host: str,
-        port: int,
+        broker: BrokerAddress,
         since: datetime | None = None,
         tick_s: float = 0.1,
     ) -> None:
@@ -41,14 +42,16 @@ class SimAlertSystem:
         self.since = since
         """Calls from this time on are sent (late ones at once); None: from when it starts."""
         self.clock = clock
-        self.host, self.port = host, port
+        self.broker = broker
         self.tick_s = tick_s
         self.log = AlertSystemLog()
 
     async def run(self, stop: asyncio.Event) -> None:
         start = self.since or self.clock()
         pending = [c for c in self.calls if c.at >= start]
-        async with aiomqtt.Client(self.host, self.port, identifier="dronepatrol-sim-alert-system") as client:
+        async with aiomqtt.Client(
+            **self.broker.client_options(), identifier=f"dronepatrol-sim-alert-system-{uuid.uuid4().hex[:8]}"
+        ) as client:
             await client.subscribe(ALERTS_REPLY_TOPIC, qos=1)
             await client.subscribe(f"{ROOT}/incidents/+", qos=1)
             listener = asyncio.create_task(self._listen(client))

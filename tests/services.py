@@ -68,9 +68,10 @@ def mosquitto_url() -> str:
 
 
 class MosquittoProcess:
-    """A Mosquitto of our own on a free port (persistence on), for tests that restart it."""
+    """A Mosquitto of our own on a free port (persistence on), for tests that restart it or
+    configure it (`extra`: lines that replace `allow_anonymous true`)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, extra: str = "") -> None:
         binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
         if binary is None:
             _missing("the mosquitto binary", "PATH")
@@ -79,10 +80,10 @@ class MosquittoProcess:
         self.workdir = workdir
         self.conf = workdir / "mosquitto.conf"
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            f"listener {self.port} 127.0.0.1\n" + (extra or "allow_anonymous true\n") + f"persistence true\n"
             f"persistence_location {workdir}/\nautosave_interval 1\nlog_type all\n"
             # As root it would drop to its own user, who may not write our folder.
-            + ("user root\n" if os.geteuid() == 0 else ""),
+             + ("user root\n" if os.geteuid() == 0 else ""),
             encoding="utf-8",
         )
         self.proc: subprocess.Popen[bytes] | None = None

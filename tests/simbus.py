@@ -32,7 +32,7 @@ async def sim_on_bus(
     world = SimWorld(scenario, start, speedup=speedup, airports=airports, base_port=free_udp_base(len(airports)))
     await world.open()
     stop = asyncio.Event()
-    bus = DockBus(world, address.host, address.port)
+    bus = DockBus(world, address)
     tasks = [asyncio.create_task(world.run(stop)), asyncio.create_task(bus.run(stop))]
     try:
         await asyncio.wait_for(bus.connected.wait(), 5)

@@ -114,7 +114,7 @@ def test_the_shared_mosquitto_carries_dock_services(scenario) -> None:  # type: 
         from orchestrator.bus.broker import BrokerAddress
 
         a = BrokerAddress.parse(url)
-        bus = DockBus(world, a.host, a.port)
+        bus = DockBus(world, a)
         task = asyncio.gather(world.run(stop), bus.run(stop))
         docks = DockClient(url)
         try:

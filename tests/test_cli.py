@@ -77,6 +77,20 @@ def test_bad_input_exits_2_with_a_reason(argv: list[str], fragment: str, capsys:
     assert fragment in capsys.readouterr().err
 
 
+def test_serve_refuses_a_remote_broker_without_tls_or_login(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "dronepatrol.yaml"
+    for url, fragment in (
+        ("mqtt://10.1.2.3:1883", "not TLS (use mqtts://); no user name"),
+        ("mqtts://10.1.2.3", "no user name"),
+    ):
+        config.write_text(
+            f"data_dir: {tmp_path}\nmqtt: {url}\ndrones: {{xili: 'udpout:127.0.0.1:14550'}}\n", encoding="utf-8"
+        )
+        assert main(["serve", "--config", str(config)]) == 2
+        err = capsys.readouterr().err
+        assert fragment in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
 def test_bad_arguments_are_usage_errors() -> None:
     for argv in (["plan", "--hours", "-3"], ["plan", "--start", "yesterday"], ["dispatch", "north", "east"]):
         with pytest.raises(SystemExit) as info:
@@ -84,7 +98,33 @@ def test_bad_arguments_are_usage_errors() -> None:
         assert info.value.code == 2
 
 
-@pytest.mark.slow
+def _the_demo_broker_wants_a_login(line: str) -> None:
+    """`mqtt: mqtt://HOST:PORT (users and passwords: FILE)`: a stranger is turned away, the
+    observer in that file reads the docks' retained state."""
+    import asyncio
+
+    import aiomqtt
+
+    from missions.bus_access import BrokerAddress, BusRole
+    from orchestrator.bus.users import load_users, login
+
+    url, _, rest = line.partition(" (users and passwords: ")
+    address, users = BrokerAddress.parse(url), load_users(Path(rest.rstrip(")")))
+
+    async def check() -> str:
+        with pytest.raises(aiomqtt.MqttError):
+            async with aiomqtt.Client(**address.client_options(), timeout=5):
+                pass
+        observer = login(address, users, BusRole.OBSERVER)
+        async with aiomqtt.Client(**observer.client_options(), timeout=5) as client:
+            await client.subscribe("dronepatrol/v1/dock/+/state", qos=1)
+            async for message in client.messages:
+                return str(message.topic)
+        return ""
+
+    assert asyncio.run(asyncio.wait_for(check(), 20)).startswith("dronepatrol/v1/dock/")
+
+
 @pytest.mark.slow
 def test_demo_runs_end_to_end_as_a_user_would(tmp_path: Path) -> None:
     """`dronepatrol demo`: says where the API is and gives a token per role, serves the
@@ -126,10 +166,11 @@ def test_demo_runs_end_to_end_as_a_user_would(tmp_path: Path) -> None:
         for line in proc.stdout:
             key, _, value = line.strip().partition(": ")
             head[key] = value
-            if key == "token integration":
+            if key == "mqtt":
                 break
         assert head["api"].startswith("http://127.0.0.1:") and head["api"].endswith("/api/v1"), head
         assert {f"token {r}" for r in ("viewer", "operator", "admin", "integration")} <= set(head)
+        _the_demo_broker_wants_a_login(head["mqtt"])
         viewer = {"Authorization": f"Bearer {head['token viewer']}"}
         with httpx.Client(base_url=head["api"], headers=viewer, timeout=10) as api:
             assert len(api.get("/airports").json()) == 8

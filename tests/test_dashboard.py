@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from missions.bus_access import BrokerAddress, BusRole
 from missions.scenario import Scenario
 from orchestrator.bus.findings import FindingPublisher
 from tests.apiserver import auth, token
@@ -135,7 +136,7 @@ def test_an_operator_dispatches_from_the_map_watches_the_drone_and_acknowledges_
     assert district.district is not None
     service = district.district.service
     at = service.clock()
-    district.call(_publish(district.district.mqtt.url, _report("yuehai-fire-1", SPOT[0], SPOT[1], 0.8, at)))
+    district.call(_publish(district.district.bus(BusRole.VISION), _report("yuehai-fire-1", SPOT[0], SPOT[1], 0.8, at)))
     page.click(".tab[data-tab=incidents]")
     row = page.wait_for_selector(".incident-row[data-state=new]", timeout=15_000)
     row.click()
@@ -166,7 +167,7 @@ def test_an_operator_dispatches_from_the_map_watches_the_drone_and_acknowledges_
     assert not refused, f"the dashboard breaks its own Content-Security-Policy: {refused[:3]}"
 
 
-async def _publish(url: str, report: Any) -> None:
+async def _publish(url: BrokerAddress, report: Any) -> None:
     pub = FindingPublisher(url, identifier="test-dashboard-vision")
     await pub.start()
     await pub.publish(report)

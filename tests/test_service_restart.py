@@ -75,7 +75,7 @@ async def _yuehai(scenario: Scenario, tmp_path: Path) -> AsyncIterator[_Yuehai]:
     world = SimWorld(scenario, start, speedup=SPEEDUP, airports=["yuehai"], base_port=free_udp_base(1))
     await world.open()
     stop = asyncio.Event()
-    bus = DockBus(world, address.host, address.port)
+    bus = DockBus(world, address)
     tasks = [asyncio.create_task(world.run(stop)), asyncio.create_task(bus.run(stop))]
     config = tmp_path / "dronepatrol.yaml"
     config.write_text(

@@ -25,7 +25,7 @@ def test_due_calls_are_sent_and_the_decisions_come_back(scenario: Scenario, tmp_
     with ServiceThread(scenario, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path, lambda: at) as svc:
         assert svc.service is not None
         address = BrokerAddress.parse(svc.service.bus.address.url)
-        system = SimAlertSystem(calls, lambda: at, address.host, address.port, since=at - timedelta(minutes=30))
+        system = SimAlertSystem(calls, lambda: at, address, since=at - timedelta(minutes=30))
 
         async def run() -> None:
             stop = asyncio.Event()

@@ -159,6 +159,14 @@ class BusHealth(BaseModel):
     last_error: str | None
 
 
+class BrokerHealth(BaseModel):
+    users: int
+    refused: dict[str, int]
+    """login: connections turned away (no user, bad password, a session of another user);
+    acl: publishes and subscriptions outside the user's grant."""
+    last_refusal: str | None
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     """degraded: the MQTT connection is down (docks, alerts and findings do not arrive)."""
@@ -166,6 +174,8 @@ class Health(BaseModel):
     scenario: str
     counts: dict[str, int]
     bus: BusHealth
+    broker: BrokerHealth | None = None
+    """The embedded broker's door (None with an external broker): what it turned away."""
 
 
 AlertStateName = Literal[

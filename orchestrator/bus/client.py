@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import aiomqtt
 
-from orchestrator.bus.broker import BrokerAddress
+from missions.bus_access import BrokerAddress
 
 log = logging.getLogger("dronepatrol.bus")
 
@@ -66,13 +66,13 @@ class _Outgoing:
 class BusClient:
     def __init__(
         self,
-        url: str,
+        url: str | BrokerAddress,
         identifier: str,
         *,
         min_backoff_s: float = 0.25,
         max_backoff_s: float = 10.0,
     ) -> None:
-        self.address = BrokerAddress.parse(url)
+        self.address = url if isinstance(url, BrokerAddress) else BrokerAddress.parse(url)
         self.identifier = identifier
         self.min_backoff_s = min_backoff_s
         self.max_backoff_s = max_backoff_s
@@ -147,8 +147,7 @@ class BusClient:
         while not self._stopping:
             try:
                 async with aiomqtt.Client(
-                    self.address.host,
-                    self.address.port,
+                    **self.address.client_options(),
                     identifier=self.identifier,
                     clean_session=False,
                     keepalive=10,

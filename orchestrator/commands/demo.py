@@ -20,9 +20,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from missions.bus_access import BrokerAddress, BusRole, BusUser
 from missions.scenario import Scenario
 from orchestrator.alerts.desk import alert_json
-from orchestrator.bus.broker import BrokerAddress, EmbeddedBroker, free_udp_base
+from orchestrator.bus.broker import EmbeddedBroker, free_udp_base
+from orchestrator.bus.users import USERS_FILE, generate_users, login, save_users
 from orchestrator.commands.serve import ApiServer, stop_on_signals
 from orchestrator.executor.failsafe import failsafe_params
 from orchestrator.scheduler.day import SchedulerConfig
@@ -75,8 +77,15 @@ class District:
     service: Service
     store: Store
     mqtt: BrokerAddress
+    """The broker, not logged in (see `bus`)."""
     cameras: VideoService | None = None
     """The drones' cameras (with `video`): they render only while watched (`cameras.active`)."""
+    users: list[BusUser] | None = None
+    """The embedded broker's users (None with an external broker)."""
+
+    def bus(self, role: BusRole) -> BrokerAddress:
+        """The broker, logged in as that role's user."""
+        return login(self.mqtt, self.users, role)
 
 
 @contextlib.asynccontextmanager
@@ -105,8 +114,12 @@ async def simulated_district(
     from sim.world import SimWorld
 
     broker = None
+    users: list[BusUser] | None = None
     if mqtt is None:
-        broker = EmbeddedBroker(host)
+        # Fresh passwords each run, as the API tokens; written for whoever joins the bus.
+        users = generate_users(list(scenario.airports))
+        save_users(data_dir / USERS_FILE, users)
+        broker = EmbeddedBroker(host, users=users)
         address = await broker.start()
     else:
         address = BrokerAddress.parse(mqtt)
@@ -125,7 +138,7 @@ async def simulated_district(
     service = Service(
         scenario,
         store,
-        mqtt_url=address.url,
+        mqtt_url=login(address, users, BusRole.ORCHESTRATOR),
         drones={a: world.mavlink_url(a) for a in world.vehicles},
         clock=world.clock.now,
         speedup=speedup,
@@ -140,13 +153,15 @@ async def simulated_district(
     sim_tasks: list[asyncio.Task[None]] = []
     try:
         await world.open()
-        docks = DockBus(world, address.host, address.port)
+        docks = DockBus(world, login(address, users, BusRole.SIM))
         sim_tasks = [asyncio.create_task(world.run(sim_stop)), asyncio.create_task(docks.run(sim_stop))]
         if cameras is not None:
             sim_tasks.append(asyncio.create_task(cameras.run(sim_stop)))
         await asyncio.wait_for(docks.connected.wait(), 10)
         await service.start(scenario.day_start())
-        yield District(world, service, store, address, cameras)
+        if broker is not None:
+            service.broker_gate = broker.gate
+        yield District(world, service, store, address, cameras, users)
     finally:
         await service.stop()
         sim_stop.set()
@@ -191,6 +206,7 @@ async def run_demo(scenario: Scenario, opts: DemoOptions, stop: asyncio.Event | 
             print(f"docs: {api.url}/api/v1/docs", flush=True)
             for u in users:
                 print(f"token {u.role}: {u.token}", flush=True)
+            print(f"mqtt: {district.mqtt.url} (users and passwords: {opts.data_dir / USERS_FILE})", flush=True)
             print(
                 f"simulating {len(service.links)} airports from {start:%Y-%m-%d %H:%M} to {end:%H:%M} "
                 f"at {opts.speedup:g}x (about {opts.hours * 3600 / opts.speedup / 60:.0f} min); Ctrl-C stops",
@@ -198,7 +214,7 @@ async def run_demo(scenario: Scenario, opts: DemoOptions, stop: asyncio.Event | 
             )
             runner = asyncio.create_task(service.run(stop))
             caller = SimAlertSystem(
-                scenario.incidents.alerts, district.world.clock.now, district.mqtt.host, district.mqtt.port, start
+                scenario.incidents.alerts, district.world.clock.now, district.bus(BusRole.ALERTS), start
             )
             calls = asyncio.create_task(caller.run(stop))
             while not stop.is_set() and service.clock() < end:

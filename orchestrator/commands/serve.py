@@ -15,8 +15,10 @@ import signal
 from collections.abc import Callable
 from datetime import datetime
 
+from missions.bus_access import BrokerAddress, BusAccessError, BusRole, transport_problems
 from missions.scenario import Scenario
 from orchestrator.bus.broker import EmbeddedBroker, free_tcp_port
+from orchestrator.bus.users import login, users_at_first_start
 from orchestrator.executor.failsafe import failsafe_params
 from orchestrator.scheduler.day import SchedulerConfig
 from orchestrator.service.clock import DockClock
@@ -84,10 +86,20 @@ async def serve(settings: Settings, scenario: Scenario, stop: asyncio.Event | No
     stop = stop or asyncio.Event()
     stop_on_signals(stop)
     broker = None
-    mqtt = settings.mqtt
-    if mqtt is None:
-        broker = EmbeddedBroker()
-        mqtt = (await broker.start()).url
+    if settings.mqtt is None:
+        users, users_file, created = users_at_first_start(settings.data_dir, list(scenario.airports))
+        broker = EmbeddedBroker(users=users)
+        mqtt = login(await broker.start(), users, BusRole.ORCHESTRATOR)
+        print(f"mqtt users: {users_file}" + (" (created)" if created else ""), flush=True)
+    else:
+        mqtt = BrokerAddress.parse(settings.mqtt).with_ca(str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None)
+        problems = transport_problems(mqtt)
+        if problems and not settings.mqtt_plain_remote:
+            raise BusAccessError(
+                f"broker {mqtt.url}: {'; '.join(problems)} (or set mqtt_plain_remote on a closed network)"
+            )
+        for problem in problems:
+            log.warning("broker %s: %s", mqtt.url, problem)
     store = Store.open(settings.database_url())
     clock: Callable[[], datetime]
     docks_clock = DockClock(settings.speedup, scenario.tz) if settings.clock == "docks" else None
@@ -116,12 +128,14 @@ async def serve(settings: Settings, scenario: Scenario, stop: asyncio.Event | No
     )
     if docks_clock is not None:
         docks_clock.attach(service.docks)
+    if broker is not None:
+        service.broker_gate = broker.gate
     api = ApiServer(service, settings.api.users, settings.api.host, settings.api.port)
     try:
         await service.start(docks_wait_s=10.0 if docks_clock is not None else 0.0)
         await api.start()
         print(f"api: {api.url}", flush=True)
-        print(f"mqtt: {mqtt}", flush=True)
+        print(f"mqtt: {mqtt.url}", flush=True)
         await service.run(stop)
     finally:
         await api.stop()

@@ -2,7 +2,9 @@
 
 Prints one line per vehicle, `airport <id> mavlink <URL>` (what a ground station passes
 to pymavlink's mavlink_connection()), and `mqtt <URL>` for the docks' broker, then runs
-until SIGINT or SIGTERM. Without --mqtt the embedded broker is started here.
+until SIGINT or SIGTERM. Without --mqtt the embedded broker is started here, with fresh
+users and passwords written to a file (`bus users <FILE>`; the service logs in as
+`orchestrator`, `sim fault` as `operator`).
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ import secrets
 import signal
 import sys
 from datetime import datetime
+from pathlib import Path
 
+from missions.bus_access import BrokerAddress, BusAccessError, BusRole, BusUser
 from missions.scenario import Scenario
 from missions.vocabulary import SIM_CONTROL_TOPIC, SimControl, video_meta_topic
-from orchestrator.bus.broker import BrokerAddress, EmbeddedBroker
+from orchestrator.bus.broker import EmbeddedBroker
+from orchestrator.bus.users import generate_users, load_users, login, save_users
 from sim.video.camera import FrameMeta
 
 log = logging.getLogger("dronepatrol.sim")
@@ -39,6 +44,7 @@ async def run_sim(
     video_port: int = 0,
     video_fps: float = 5.0,
     docks_only: dict[str, str] | None = None,
+    users_file: Path = Path("var/sim/mqtt-users.json"),
 ) -> None:
     import aiomqtt
 
@@ -53,14 +59,21 @@ async def run_sim(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     broker = None
+    users: list[BusUser] | None = None
     if mqtt is None:
-        broker = EmbeddedBroker(host)
+        # Fresh passwords each run: the service and others read them from the file.
+        users = generate_users(list(scenario.airports))
+        save_users(users_file, users)
+        broker = EmbeddedBroker(host, users=users)
         address = await broker.start()
     else:
         address = BrokerAddress.parse(mqtt)
+    sim_address = login(address, users, BusRole.SIM)
+    if users is not None:
+        print(f"bus users {users_file}")
     if docks_only:
         try:
-            await _run_docks_only(scenario, start, speedup, address, docks_only, open_docks, stop)
+            await _run_docks_only(scenario, start, speedup, sim_address, docks_only, open_docks, stop)
         finally:
             if broker is not None:
                 await broker.stop()
@@ -86,8 +99,10 @@ async def run_sim(
                 print(f"airport {aid} video {server.url(aid)}")
         print(f"mqtt {address.url}", flush=True)
         log.info("simulating %d airports from %s at %gx", len(world.vehicles), start.isoformat(), speedup)
-        bus = DockBus(world, address.host, address.port)
-        async with aiomqtt.Client(address.host, address.port, identifier="dronepatrol-sim-video") as meta_client:
+        bus = DockBus(world, sim_address)
+        async with aiomqtt.Client(
+            **sim_address.client_options(), identifier=f"dronepatrol-sim-video-{secrets.token_hex(4)}"
+        ) as meta_client:
 
             async def publish_meta(meta: FrameMeta) -> None:
                 await meta_client.publish(video_meta_topic(meta.airport), meta.to_json(), qos=0)
@@ -124,18 +139,29 @@ async def _run_docks_only(
         docks.open_lids()
     for aid, url in drones.items():
         print(f"airport {aid} dock for the drone at {url}")
-    print(f"mqtt {address.url}", flush=True)
+    print(f"mqtt {address.login(None, None).url}", flush=True)
     log.info("docks for %d drones flown elsewhere, from %s at %gx", len(drones), start.isoformat(), speedup)
-    bus = DockBus(docks, address.host, address.port)
+    bus = DockBus(docks, address)
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(docks.run(stop))
         tasks.create_task(bus.run(stop))
 
 
-async def send_fault(mqtt: str, ctl: SimControl) -> None:
+def fault_sender(mqtt: str, users_file: Path | None = None) -> BrokerAddress:
+    """The broker logged in as the operator: the URL's login, else the operator's in the
+    simulator's users file (when it is there)."""
+    address = BrokerAddress.parse(mqtt)
+    if address.username is None and users_file is not None and users_file.is_file():
+        address = login(address, load_users(users_file), BusRole.OPERATOR)
+    return address
+
+
+async def send_fault(address: BrokerAddress, ctl: SimControl) -> None:
     import aiomqtt
 
-    address = BrokerAddress.parse(mqtt)
-    async with aiomqtt.Client(address.host, address.port) as client:
-        await client.publish(SIM_CONTROL_TOPIC, ctl.to_json(), qos=1)
+    try:
+        async with aiomqtt.Client(**address.client_options(), timeout=10) as client:
+            await client.publish(SIM_CONTROL_TOPIC, ctl.to_json(), qos=1)
+    except aiomqtt.MqttError as exc:
+        raise BusAccessError(f"broker {address.url}: {exc}") from None
     print(f"fault {ctl.fault} sent to {ctl.airport}", file=sys.stderr)

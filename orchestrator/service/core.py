@@ -21,6 +21,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from missions.bus_access import BrokerAddress
 from missions.cap import Issuer
 from missions.identifiers import check_identifier
 from missions.scenario import Scenario
@@ -33,6 +34,7 @@ from orchestrator.alerts.outbox import Outbox
 from orchestrator.alerts.watch import AlertWatch
 from orchestrator.bus.client import BusClient
 from orchestrator.bus.docks import DockClient
+from orchestrator.bus.gate import BusGate
 from orchestrator.fleet.machine import Transition
 from orchestrator.fleet.tracker import FleetTracker
 from orchestrator.links.mavlink_link import MavlinkLink
@@ -73,7 +75,7 @@ class Service:
         scenario: Scenario,
         store: Store,
         *,
-        mqtt_url: str,
+        mqtt_url: str | BrokerAddress,
         drones: dict[str, str],
         clock: Callable[[], datetime],
         speedup: float = 1.0,
@@ -99,6 +101,8 @@ class Service:
         # was published to us meanwhile.
         self.bus = BusClient(mqtt_url, client_id)
         self.docks = DockClient(bus=self.bus)
+        self.broker_gate: BusGate | None = None
+        """The embedded broker's gate, when this process runs the broker (for /health)."""
         self.bus.subscribe(FINDINGS_PATTERN, self._finding)
         link_timeout = max(0.5, 3.0 / speedup)
         self.links = {

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import aiomqtt
 
+from missions.bus_access import BrokerAddress
 from missions.vocabulary import (
     SIM_CONTROL_TOPIC,
     ServiceReply,
@@ -54,9 +55,9 @@ class DockWorld(Protocol):
 class DockBus:
     """Connects a world's docks to an MQTT broker."""
 
-    def __init__(self, world: DockWorld, host: str, port: int, osd_interval_s: float = 2.0) -> None:
+    def __init__(self, world: DockWorld, broker: BrokerAddress, osd_interval_s: float = 2.0) -> None:
         self.world = world
-        self.host, self.port = host, port
+        self.broker = broker
         self.osd_interval_s = osd_interval_s
         self._next_osd = 0.0
         self.connected = asyncio.Event()
@@ -84,7 +85,7 @@ class DockBus:
 
     async def _session(self, stop: asyncio.Event) -> None:
         async with aiomqtt.Client(
-            self.host, self.port, identifier=self.identifier, clean_session=False, keepalive=10
+            **self.broker.client_options(), identifier=self.identifier, clean_session=False, keepalive=10
         ) as client:
             await client.subscribe(dock_topic("+", "services"), qos=1)
             await client.subscribe(SIM_CONTROL_TOPIC, qos=1)

@@ -100,6 +100,7 @@ def health(request: Request) -> dict[str, Any]:
     return {
         "status": "ok" if bus["connected"] and bus["running"] else "degraded",
         "bus": bus,
+        "broker": svc.broker_gate.status() if svc.broker_gate is not None else None,
         "time": svc.clock().isoformat(),
         "scenario": svc.scenario.name,
         "counts": {**svc.store.counts(), "outbox_pending": svc.store.alerts.outbox_counts()["pending"]},
