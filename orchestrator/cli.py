@@ -166,6 +166,14 @@ def _parser() -> argparse.ArgumentParser:
     scenario_arg(sp)
 
     sp = sub.add_parser(
+        "commission",
+        help="give each drone in the settings the service's MAVLink signing key, and check it signs with it",
+    )
+    sp.add_argument("--config", type=Path, dest="serve_config", help="settings file (YAML), as for serve")
+    sp.add_argument("--airport", action="append", help="only this airport's drone (repeatable)")
+    sp.add_argument("--wait", type=_positive, default=10.0, help="seconds to wait for each drone (default 10)")
+
+    sp = sub.add_parser(
         "bus-users",
         help="the bus's users (made at first start in <data_dir>/mqtt-users.json) as Mosquitto password and ACL files",
     )
@@ -211,6 +219,36 @@ def cmd_dispatch(args: argparse.Namespace, settings: Settings) -> int:
     decision = dispatch(sc, args.lon, args.lat, at, priority=args.priority)
     print(json.dumps(dispatch_json(decision), ensure_ascii=False, indent=2) if args.json else dispatch_text(decision))
     return 0
+
+
+def cmd_commission(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when every drone asked for signs with the key, 2 when one does not."""
+    import asyncio
+
+    from orchestrator.commands.serve import drone_signing_key
+    from orchestrator.links.signing import commission
+
+    key = drone_signing_key(settings)
+    if key is None:
+        raise UsageError("mavlink_signing is off in the settings: there is no key to give")
+    wanted = args.airport or sorted(settings.drones)
+    unknown = [a for a in wanted if a not in settings.drones]
+    if unknown or not wanted:
+        raise UsageError(
+            f"no drone in the settings for {', '.join(unknown) or 'any airport'} (drones: {{airport: URL}})"
+        )
+
+    async def run() -> list[tuple[str, bool, str]]:
+        out = []
+        for airport in wanted:
+            done = await commission(settings.drones[airport], key, args.wait)
+            out.append((airport, done.ok, done.what))
+        return out
+
+    results = asyncio.run(run())
+    for airport, ok, what in results:
+        print(f"{airport} {'ok' if ok else 'FAILED'}: {settings.drones[airport]}: {what}")
+    return 0 if all(ok for _, ok, _ in results) else EXIT_BAD_INPUT
 
 
 def cmd_bus_users(args: argparse.Namespace, settings: Settings) -> int:
@@ -377,6 +415,7 @@ COMMANDS = {
     "demo": cmd_demo,
     "serve": cmd_serve,
     "bus-users": cmd_bus_users,
+    "commission": cmd_commission,
     "sim": cmd_sim,
     "vision": cmd_vision,
 }

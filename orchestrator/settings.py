@@ -148,7 +148,16 @@ class Settings(BaseSettings):
     drones: dict[str, str] = Field(
         default_factory=dict, description="airport id -> MAVLink URL of its drone (udpout:, udpin:, tcp:)"
     )
-    signing_key: str | None = Field(None, pattern=r"^[0-9a-fA-F]{64}$", description="MAVLink 2 signing key, hex")
+    signing_key: str | None = Field(
+        None,
+        pattern=r"^[0-9a-fA-F]{64}$",
+        description="MAVLink 2 signing key, hex; unset: made at first start in <data_dir>/mavlink-signing.key",
+    )
+    mavlink_signing: bool = Field(
+        True,
+        description="sign every MAVLink message and hear only signed ones (drones get the key with "
+        "`dronepatrol commission`); false only for a bench drone on a cable",
+    )
     speedup: float = Field(1.0, gt=0, description="simulated seconds per wall second (a simulator's speed-up)")
     clock: Literal["wall", "docks"] = Field(
         "wall", description="wall: real time; docks: the time the docks report (a simulator at a speed-up)"

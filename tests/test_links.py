@@ -188,3 +188,97 @@ def test_commands_before_any_vehicle_is_heard_are_refused() -> None:
             await link.close()
 
     asyncio.run(run())
+
+
+def test_a_udpin_link_answers_only_the_vehicle_it_first_heard() -> None:
+    """A stranger sending to the service's `udpin:` port (garbage, or a heartbeat of its own)
+    neither redirects the commands nor is answered while the vehicle is heard."""
+    import socket
+
+    from pymavlink.dialects.v20 import ardupilotmega as mavlink2
+
+    from tests.conftest import free_udp_base
+
+    port = free_udp_base(1)
+
+    def endpoint() -> tuple[socket.socket, mavlink2.MAVLink]:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(0.05)
+        return s, mavlink2.MAVLink(None, srcSystem=1, srcComponent=1)
+
+    def heartbeat(mav: mavlink2.MAVLink) -> bytes:
+        return bytes(mav.heartbeat_encode(2, 3, 0, 0, 3).pack(mav))
+
+    def heard(s: socket.socket) -> int:
+        n = 0
+        while True:
+            try:
+                s.recvfrom(4096)
+                n += 1
+            except TimeoutError:
+                return n
+
+    vehicle, vmav = endpoint()
+    stranger, smav = endpoint()
+
+    async def run() -> tuple[int, int, int]:
+        link = await MavlinkLink(f"udpin:127.0.0.1:{port}", heartbeat_hz=20).open()
+        try:
+            vehicle.sendto(heartbeat(vmav), ("127.0.0.1", port))
+            await link.wait_heartbeat(5)
+            for _ in range(20):
+                vehicle.sendto(heartbeat(vmav), ("127.0.0.1", port))
+                stranger.sendto(heartbeat(smav), ("127.0.0.1", port))
+                stranger.sendto(b"\xfd\x09garbage", ("127.0.0.1", port))
+                await asyncio.sleep(0.02)
+            heard(stranger), heard(vehicle)
+            await asyncio.sleep(0.3)  # the link's own heartbeats at 20 Hz: about 6
+            return heard(vehicle), heard(stranger), link.foreign
+        finally:
+            await link.close()
+
+    try:
+        to_vehicle, to_stranger, foreign = asyncio.run(run())
+    finally:
+        vehicle.close()
+        stranger.close()
+    assert to_vehicle >= 3, "the vehicle is answered"
+    assert to_stranger == 0, "the stranger took the link over"
+    assert foreign == 40
+
+
+def test_commissioning_gives_the_drone_the_service_key_and_no_one_else_can(  # type: ignore[no-untyped-def]
+    sim_world, tmp_path, capsys
+) -> None:
+    """`dronepatrol commission`: the key made at first start goes to the drone over
+    SETUP_SIGNING; afterwards the drone is heard only signed with it, and a second
+    commissioning with another key (a stranger's) is refused."""
+    from orchestrator.cli import main
+    from orchestrator.links.signing import KEY_FILE
+
+    world = sim_world(speedup=5, airports=[AIRPORT], open_docks=True)
+    config = tmp_path / "dronepatrol.yaml"
+    config.write_text(f"data_dir: {tmp_path}\ndrones: {{{AIRPORT}: '{world.mavlink_url(AIRPORT)}'}}\n")
+    assert main(["commission", "--config", str(config), "--wait", "5"]) == 0
+    assert "key set; its heartbeats come signed" in capsys.readouterr().out
+    key = bytes.fromhex((tmp_path / KEY_FILE).read_text())
+    assert main(["commission", "--config", str(config), "--wait", "5"]) == 0
+    assert "already signs with this key" in capsys.readouterr().out
+
+    async def run() -> None:
+        link = await _link(world, 5, signing_key=key)
+        await link.close()
+        unsigned = await MavlinkLink(world.mavlink_url(AIRPORT), heartbeat_hz=5).open()
+        try:
+            with pytest.raises(LinkError, match="no heartbeat"):
+                await unsigned.wait_heartbeat(1.5)
+        finally:
+            await unsigned.close()
+
+    asyncio.run(run())
+    other = tmp_path / "other"
+    config.write_text(f"data_dir: {other}\ndrones: {{{AIRPORT}: '{world.mavlink_url(AIRPORT)}'}}\n")
+    assert main(["commission", "--config", str(config), "--wait", "2"]) == 2
+    assert f"{AIRPORT} FAILED" in capsys.readouterr().out
+    assert world.vehicles[AIRPORT].endpoint.mav.signing.secret_key == key, "a stranger replaced the key"

@@ -20,6 +20,7 @@ from missions.scenario import Scenario
 from orchestrator.bus.broker import EmbeddedBroker, free_tcp_port
 from orchestrator.bus.users import login, users_at_first_start
 from orchestrator.executor.failsafe import failsafe_params
+from orchestrator.links.signing import key_at_first_start
 from orchestrator.scheduler.day import SchedulerConfig
 from orchestrator.service.clock import DockClock
 from orchestrator.service.core import Service
@@ -70,6 +71,22 @@ class ApiServer:
                 await self._task
 
 
+def drone_signing_key(settings: Settings) -> bytes | None:
+    """The key the service signs with: the settings', else the data folder's (made at first
+    start); None when signing is turned off, which the log says at every start."""
+    if not settings.mavlink_signing:
+        log.warning("MAVLink signing is off: anyone on the drone network can command the drones")
+        return None
+    if settings.signing_key:
+        return bytes.fromhex(settings.signing_key)
+    key, path, created = key_at_first_start(settings.data_dir)
+    if created:
+        log.warning("made a MAVLink signing key in %s: give it to each drone with `dronepatrol commission`", path)
+    else:
+        log.info("MAVLink signing with the key in %s", path)
+    return key
+
+
 def wall_clock(scenario: Scenario) -> Callable[[], datetime]:
     def now() -> datetime:
         return datetime.now(scenario.tz)
@@ -100,6 +117,7 @@ async def serve(settings: Settings, scenario: Scenario, stop: asyncio.Event | No
             )
         for problem in problems:
             log.warning("broker %s: %s", mqtt.url, problem)
+    signing_key = drone_signing_key(settings)
     store = Store.open(settings.database_url())
     clock: Callable[[], datetime]
     docks_clock = DockClock(settings.speedup, scenario.tz) if settings.clock == "docks" else None
@@ -116,7 +134,7 @@ async def serve(settings: Settings, scenario: Scenario, stop: asyncio.Event | No
         alerts=settings.alerts,
         video=settings.video,
         vision_model=settings.vision.model,
-        signing_key=bytes.fromhex(settings.signing_key) if settings.signing_key else None,
+        signing_key=signing_key,
         scheduler=SchedulerConfig(
             speedup=settings.speedup,
             hold_recheck_s=settings.scheduler.hold_recheck_s,

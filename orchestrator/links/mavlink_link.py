@@ -47,8 +47,7 @@ class _Datagram(asyncio.DatagramProtocol):
         self.link = link
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.link._peer = addr
-        self.link._feed(data)
+        self.link._datagram(data, addr)
 
     def error_received(self, exc: Exception) -> None:  # ICMP port unreachable while the vehicle is down
         log.debug("link %s: %s", self.link.address.url, exc)
@@ -85,6 +84,8 @@ class MavlinkLink:
         self.received = 0
         self.ignored = 0
         """Messages refused: from another system, or heartbeats not from the autopilot."""
+        self.foreign = 0
+        """Datagrams refused on `udpin:` from another address than the vehicle's."""
         self._confirmation = 0
         self._waiters: list[tuple[Predicate, asyncio.Future[Any]]] = []
         self._listeners: list[Callable[[Any], None]] = []
@@ -173,6 +174,31 @@ class MavlinkLink:
                 log.warning("link %s: TCP connection closed", self.name)
                 return
             self._feed(data)
+
+    def _datagram(self, data: bytes, addr: tuple[str, int]) -> None:
+        """On `udpin:` the service answers the vehicle at the address it sends from. That
+        address is taken from the first datagram carrying the vehicle's heartbeat (signed,
+        when signing is on) and then held: a datagram from elsewhere is dropped unread, so a
+        stranger cannot redirect the service's commands by sending to its port. Only when
+        the vehicle has been silent past the link timeout may a new address take over
+        (a drone whose modem reconnected), again by its heartbeat."""
+        if self._peer is not None and addr != self._peer and self.link_ok:
+            self.foreign += 1
+            if self.foreign in (1, 10, 100, 1000) or self.foreign % 10000 == 0:
+                log.warning(
+                    "link %s: %d datagrams from %s:%d refused (the vehicle is at %s:%d)",
+                    self.name,
+                    self.foreign,
+                    *addr,
+                    *self._peer,
+                )
+            return
+        heard = self.last_heartbeat
+        self._feed(data)
+        if self.last_heartbeat != heard and addr != self._peer:
+            if self._peer is not None:
+                log.warning("link %s: the vehicle now sends from %s:%d", self.name, *addr)
+            self._peer = addr
 
     def _feed(self, data: bytes) -> None:
         try:

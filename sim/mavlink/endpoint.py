@@ -70,11 +70,7 @@ class MavlinkEndpoint(asyncio.DatagramProtocol):
         self.mav = mavlink2.MAVLink(_Sink(self), srcSystem=sysid, srcComponent=1)
         self.mav.robust_parsing = True
         if signing_key is not None:
-            self.mav.signing.secret_key = signing_key
-            self.mav.signing.sign_outgoing = True
-            self.mav.signing.link_id = 0
-            self.mav.signing.timestamp = int((time.time() - 1420070400) * 100_000)
-            self.mav.signing.allow_unsigned_callback = lambda _mav, _msg_id: False
+            self.set_signing(signing_key, int((time.time() - 1420070400) * 100_000))
         self.inbox: list[tuple[str, dict[str, Any], tuple[int, int]]] = []
         self.peers: dict[tuple[str, int], float] = {}
         self.routes: dict[tuple[int, int], set[tuple[str, int]]] = {}
@@ -87,6 +83,21 @@ class MavlinkEndpoint(asyncio.DatagramProtocol):
         self._fast = FastPacker(sysid, 1)
         self.mail: asyncio.Event | None = None
         """Set when messages arrive, so the world answers them between physics steps."""
+
+    def set_signing(self, key: bytes | None, timestamp: int) -> None:
+        """Sign from now on with `key` (None, or all zeros with timestamp 0: stop signing),
+        as ArduPilot's GCS_MAVLINK::handle_setup_signing stores and activates at once."""
+        signing = self.mav.signing
+        if key is None or (not any(key) and timestamp == 0):
+            signing.secret_key, signing.sign_outgoing = None, False
+            log.info("vehicle %d: signing off", self.mav.srcSystem)
+            return
+        signing.secret_key = key
+        signing.sign_outgoing = True
+        signing.link_id = 0
+        signing.timestamp = max(timestamp, signing.timestamp or 0)
+        signing.allow_unsigned_callback = lambda _mav, _msg_id: False
+        log.info("vehicle %d: signing key set", self.mav.srcSystem)
 
     # asyncio protocol -----------------------------------------------------------------
 
@@ -118,6 +129,11 @@ class MavlinkEndpoint(asyncio.DatagramProtocol):
                 continue
             self.stats.received += 1
             self.peers[addr] = time.monotonic()
+            if kind == "SETUP_SIGNING" and msg.target_system == self.mav.srcSystem:
+                # Unsigned only while the vehicle has no key yet (a key in use refuses
+                # unsigned messages above): commissioning, or a rotation signed by the old key.
+                self.set_signing(bytes(msg.secret_key), msg.initial_timestamp)
+                continue
             self._route(msg, addr)
             fields = msg.to_dict()
             fields.pop("mavpackettype", None)
