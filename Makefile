@@ -18,7 +18,10 @@ export YOLO_OFFLINE := 1
 # never downloads a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 LEAFLET := 1.9.4
+SWAGGER_UI := 5.36.0
+REDOC := 2.5.4
 WEB_VENDOR := orchestrator/api/web/vendor/leaflet
+DOCS_VENDOR := orchestrator/api/web/vendor/api-docs
 
 .PHONY: demo test test-fast bench lint clean web-vendor
 
@@ -53,13 +56,22 @@ test-fast: $(VENV)/.full
 bench: $(VENV)/.full
 	$(PY) bench/run_all.py
 
-# The dashboard's map library, from the npm registry into the repository (built assets
+# The dashboard's map library and the API docs' viewers (Swagger UI, ReDoc), from the npm registry into the repository (built assets
 # are committed: nothing is fetched at run time or by make demo).
 web-vendor:
 	rm -rf .web-build && mkdir -p .web-build $(WEB_VENDOR)/images
 	cd .web-build && npm pack --silent leaflet@$(LEAFLET) >/dev/null && tar xzf leaflet-$(LEAFLET).tgz
 	cp .web-build/package/dist/leaflet.js .web-build/package/dist/leaflet.css .web-build/package/LICENSE $(WEB_VENDOR)/
 	cp .web-build/package/dist/images/layers*.png $(WEB_VENDOR)/images/
+	rm -rf .web-build/package && mkdir -p $(DOCS_VENDOR)
+	cd .web-build && npm pack --silent swagger-ui-dist@$(SWAGGER_UI) >/dev/null && tar xzf swagger-ui-dist-$(SWAGGER_UI).tgz
+	cp .web-build/package/swagger-ui-bundle.js .web-build/package/swagger-ui.css $(DOCS_VENDOR)/
+	cp .web-build/package/LICENSE $(DOCS_VENDOR)/LICENSE.swagger-ui
+	rm -rf .web-build/package
+	cd .web-build && npm pack --silent redoc@$(REDOC) >/dev/null && tar xzf redoc-$(REDOC).tgz
+	# The one thing ReDoc fetches from the internet is its "powered by" logo: pointed at nothing, it hides itself.
+	sed 's#https://cdn.redoc.ly/redoc/logo-mini.svg#data:,#' .web-build/package/bundles/redoc.standalone.js > $(DOCS_VENDOR)/redoc.standalone.js
+	cp .web-build/package/LICENSE $(DOCS_VENDOR)/LICENSE.redoc
 	rm -rf .web-build
 
 clean:

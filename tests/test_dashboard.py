@@ -207,3 +207,30 @@ def test_the_page_holds_at_1280x720(district: DistrictThread, browser: Any, arti
     assert page.locator("path.airport-marker").count() == 8
     page.screenshot(path=str(artifacts / "10-district-1280x720.png"))
     page.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "rendered"),
+    [
+        ("/api/v1/docs", "document.querySelectorAll('.opblock').length"),
+        ("/api/v1/redoc", "document.querySelectorAll('li[data-item-id]').length"),
+    ],
+)
+def test_the_api_docs_render_offline_under_the_pages_policy(
+    district: DistrictThread, browser: Any, artifacts: Path, path: str, rendered: str
+) -> None:
+    """Swagger UI and ReDoc come from the service itself: the page lists every operation
+    with nothing fetched from elsewhere and nothing refused by its Content-Security-Policy."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    requested: list[str] = []
+    refused: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(district.url + path)
+    operations = len(httpx.get(district.url + "/api/v1/openapi.json").json()["paths"])
+    _wait_js(page, f"{rendered} >= {operations}")
+    page.screenshot(path=str(artifacts / f"api{path.rsplit('/', 1)[-1]}.png"))
+    page.close()
+    outside = [u for u in requested if not u.startswith(district.url) and not u.startswith(("data:", "blob:"))]
+    assert not outside, f"the docs fetched from elsewhere: {outside[:5]}"
+    assert not refused, refused[:3]

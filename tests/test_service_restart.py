@@ -73,9 +73,7 @@ async def _yuehai(scenario: Scenario, tmp_path: Path) -> AsyncIterator[_Yuehai]:
     address = await broker.start()
     start = scenario.day_start().replace(hour=6, minute=9)  # after the 06:00 downpour
     key = bytes(range(32))  # signed, as `serve` is by default: the drone was commissioned with it
-    world = SimWorld(
-        scenario, start, speedup=SPEEDUP, airports=["yuehai"], base_port=free_udp_base(1), signing_key=key
-    )
+    world = SimWorld(scenario, start, speedup=SPEEDUP, airports=["yuehai"], base_port=free_udp_base(1), signing_key=key)
     await world.open()
     stop = asyncio.Event()
     bus = DockBus(world, address)

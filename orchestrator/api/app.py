@@ -46,7 +46,7 @@ def create_app(service: Service, users: list[ApiUser]) -> FastAPI:
             '`{"detail": ...}`.'
         ),
         openapi_url=f"{PREFIX}/openapi.json",
-        docs_url=f"{PREFIX}/docs",
+        docs_url=None,  # served by routes/web.py from vendored files: FastAPI's pages load them from a CDN
         redoc_url=None,
     )
     app.state.service = service

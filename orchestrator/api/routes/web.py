@@ -36,18 +36,30 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
 @page.get("/")
 def index() -> FileResponse:
-    return FileResponse(
-        WEB / "index.html",
-        media_type="text/html",
-        headers={
-            "Cache-Control": "no-cache",
-            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
-        },
-    )
+    return FileResponse(WEB / "index.html", media_type="text/html", headers=PAGE_HEADERS)
+
+
+@page.get("/api/v1/docs")
+def api_docs() -> FileResponse:
+    """Swagger UI, from files served here: it works on a network with no internet."""
+    return FileResponse(WEB / "api-docs.html", media_type="text/html", headers=PAGE_HEADERS)
+
+
+@page.get("/api/v1/redoc")
+def api_redoc() -> FileResponse:
+    """ReDoc, from files served here."""
+    headers = {**PAGE_HEADERS, "Content-Security-Policy": CONTENT_SECURITY_POLICY + "; worker-src 'self' blob:"}
+    return FileResponse(WEB / "api-redoc.html", media_type="text/html", headers=headers)
 
 
 @router.get("/whoami", response_model=WhoAmI, summary="the caller's name, role and what it may do")
