@@ -348,6 +348,9 @@ def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
         print(f"wrote {args.n} images to {args.out}: " + ", ".join(f"{n} {c}" for c, n in counts.items()))
         return 0
     if args.sim_command == "fault":
+        known = _scenario(args, settings).airports
+        if args.airport not in known:
+            raise UsageError(f"--airport {args.airport}: unknown airport (known: {', '.join(known)})")
         ctl = SimControl(args.airport, args.kind, args.value, args.duration)
         sender = fault_sender(args.fault_mqtt, args.fault_users or settings.data_dir / "sim" / USERS_FILE)
         asyncio.run(send_fault(sender, ctl))

@@ -70,11 +70,15 @@ def test_coverage_json_and_png(tmp_path: Path, capsys: pytest.CaptureFixture[str
     [
         (["dispatch", "22.3", "114.2"], "outside the operating area"),
         (["plan", "--scenario", "/nonexistent"], "file not found"),
+        (["sim", "fault", "--mqtt", "mqtt://127.0.0.1:1", "--airport", "mars", "--kind", "gust"], "unknown airport"),
+        (["sim", "fault", "--mqtt", "mqtt://127.0.0.1:1", "--airport", "xili", "--kind", "gust"], "Connection refused"),
+        (["vision", "run", "http://127.0.0.1:1/x.mjpg", "--first-frame-wait", "1"], "no frame in 1 s"),
     ],
 )
 def test_bad_input_exits_2_with_a_reason(argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
-    assert fragment in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err, err
 
 
 def test_serve_refuses_a_remote_broker_without_tls_or_login(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -89,6 +93,10 @@ def test_serve_refuses_a_remote_broker_without_tls_or_login(tmp_path: Path, caps
         assert main(["serve", "--config", str(config)]) == 2
         err = capsys.readouterr().err
         assert fragment in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    config.write_text(f"data_dir: {tmp_path}\ndrones: {{xili: 'serial:/dev/ttyS0'}}\n", encoding="utf-8")
+    assert main(["serve", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "drones.xili: 'serial:/dev/ttyS0': serial links are not supported" in err and "Traceback" not in err, err
 
 
 def test_bad_arguments_are_usage_errors() -> None:

@@ -20,6 +20,7 @@ from missions.scenario import Scenario
 from orchestrator.bus.broker import EmbeddedBroker, free_tcp_port
 from orchestrator.bus.users import login, users_at_first_start
 from orchestrator.executor.failsafe import failsafe_params
+from orchestrator.links.address import AddressError, LinkAddress
 from orchestrator.links.signing import key_at_first_start
 from orchestrator.scheduler.day import SchedulerConfig
 from orchestrator.service.clock import DockClock
@@ -100,6 +101,11 @@ async def serve(settings: Settings, scenario: Scenario, stop: asyncio.Event | No
     unknown = sorted(set(settings.drones) - set(scenario.airports))
     if unknown:
         raise ValueError(f"drones for unknown airports: {', '.join(unknown)}")
+    for airport, url in settings.drones.items():  # before anything starts: a bad URL is one line
+        try:
+            LinkAddress.parse(url)
+        except AddressError as exc:
+            raise AddressError(f"drones.{airport}: {exc}") from None
     stop = stop or asyncio.Event()
     stop_on_signals(stop)
     broker = None

@@ -97,6 +97,13 @@ def add_parser(sub: argparse._SubParsersAction, scenario_arg: Callable[[argparse
         "mavlink:udpout:127.0.0.1:14560), or 'fixed:LON,LAT,ALT,HEADING,PITCH[,HFOV]' (a mast camera)",
     )
     rp.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: until Ctrl-C)")
+    rp.add_argument(
+        "--first-frame-wait",
+        type=float,
+        default=30.0,
+        help="give up (exit 2) when the stream has sent no frame in this many seconds (default 30); "
+        "once it has, a dropped stream is retried until stopped",
+    )
     rp.add_argument("--mqtt", help="also publish findings to this broker (mqtt://host:port)")
     rp.add_argument("--evidence", type=Path, help="write each finding's crop and frame here")
     rp.add_argument("--json", action="store_true", help="print findings as JSON lines")
@@ -350,6 +357,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         while not args.duration or time.monotonic() - started < args.duration:
             time.sleep(0.2)
+            if not ingest.stats.received and time.monotonic() - started > args.first_frame_wait:
+                why = ingest.stats.last_error or "nothing received"
+                raise VisionUsageError(
+                    f"stream {args.name} ({args.url}): no frame in {args.first_frame_wait:g} s ({why})"
+                )
     except KeyboardInterrupt:
         pass
     finally:
