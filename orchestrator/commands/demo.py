@@ -3,7 +3,8 @@
 An MQTT broker (embedded unless one is given), the simulator (8 drones on MAVLink over
 UDP, 8 docks on MQTT), the service (store, scheduler, fleet) and its API, all on
 loopback. Prints where to look (`api: ...`, one `token <role>: ...` per demo user), then
-the day as it happens, and a summary when the day is over or on Ctrl-C.
+the day as it happens, and a summary when the day is over or on Ctrl-C. On a machine too
+busy for the speed-up asked for, the day runs slower and the demo says so (sim/pace.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from orchestrator.service.core import Service
 from orchestrator.settings import AlertSettings, ApiUser
 from orchestrator.store import Store
 from sim.alert_system import SimAlertSystem
+from sim.pace import PaceGovernor, keep_pace
 
 if TYPE_CHECKING:
     from sim.video.service import VideoService
@@ -217,12 +219,21 @@ async def run_demo(scenario: Scenario, opts: DemoOptions, stop: asyncio.Event | 
                 scenario.incidents.alerts, district.world.clock.now, district.bus(BusRole.ALERTS), start
             )
             calls = asyncio.create_task(caller.run(stop))
+
+            def say(message: str) -> None:
+                log.warning("%s", message)
+                print(f"{service.clock():%H:%M} {message}", flush=True)
+
+            # On a busy machine the day runs slower rather than with sorties failing for it.
+            governor = PaceGovernor(opts.speedup, floor=min(opts.speedup, 5.0))
+            pace = asyncio.create_task(keep_pace(district.world.clock, governor, stop, say))
             while not stop.is_set() and service.clock() < end:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
             stop.set()
             await runner
             await calls
+            await pace
         finally:
             await api.stop()
         summary = Counter(r.state for r in store.sorties(limit=100_000))
