@@ -29,7 +29,7 @@ class VisionSettings(BaseModel):
 
     model: Path | None = Field(None, description="ONNX or ultralytics model; the shipped one when unset")
     classes: str | None = Field(None, description="class map such as '0:smoke,1:fire' for a model trained elsewhere")
-    imgsz: int = Field(320, ge=64, le=2048, multiple_of=32, description="long side of the network input")
+    imgsz: int = Field(416, ge=64, le=2048, multiple_of=32, description="long side of the network input")
     conf: float = Field(0.25, gt=0, lt=1, description="lowest score kept")
     class_conf: dict[Literal["fire", "smoke", "vehicle"], float] = Field(
         default_factory=dict, description="per-class minimum score"

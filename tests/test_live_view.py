@@ -9,12 +9,12 @@ from missions.scenario import load_scenario
 from orchestrator.service.live_view import LiveView
 from sim.scene.dataset import samples
 from vision.detector import DetectorConfig, OnnxDetector
-from vision.train import DEFAULT_MODEL
+from vision.train import DEFAULT_IMGSZ, DEFAULT_MODEL
 
 
 def test_frames_come_back_with_the_detections_boxed() -> None:
     frames = [s.frame.image for s in samples(load_scenario(None), 6, seed=42, width=640, height=360)]
-    det = OnnxDetector(DEFAULT_MODEL, DetectorConfig(imgsz=320))
+    det = OnnxDetector(DEFAULT_MODEL, DetectorConfig(imgsz=DEFAULT_IMGSZ))
     frame = next(f for f in frames if det.detect([f])[0])
     view = LiveView({})
     out = cv2.imdecode(np.frombuffer(view.annotate(frame), np.uint8), cv2.IMREAD_COLOR)

@@ -14,7 +14,7 @@ from vision.classmap import ClassMapError, parse_class_map, resolve
 from vision.detector import DetectorConfig, ModelError, OnnxDetector, load_detector
 from vision.letterbox import Letterbox
 from vision.nms import decode, greedy_nms, iou_one_to_many
-from vision.train import DEFAULT_MODEL, DEFAULT_WEIGHTS
+from vision.train import DEFAULT_IMGSZ, DEFAULT_MODEL, DEFAULT_WEIGHTS
 
 
 def test_a_16_9_frame_gets_a_16_9_input_not_a_padded_square() -> None:
@@ -147,7 +147,7 @@ def test_onnx_and_ultralytics_backends_give_the_same_boxes(imgsz: int) -> None:
 
 def test_frames_of_different_sizes_in_one_batch_each_get_their_own_boxes() -> None:
     frames = _sim_frames(2)
-    det = OnnxDetector(DEFAULT_MODEL, DetectorConfig(imgsz=320))
+    det = OnnxDetector(DEFAULT_MODEL, DetectorConfig(imgsz=DEFAULT_IMGSZ))
     small = cv2.resize(frames[0], (320, 180))
     together = det.detect([frames[0], small, frames[1]])
     alone = [det.detect([frames[0]])[0], det.detect([small])[0], det.detect([frames[1]])[0]]

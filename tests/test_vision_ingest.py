@@ -18,7 +18,7 @@ from vision.frames import CameraPose, jpeg_comment, meta_from_comment
 from vision.ingest import StreamIngest
 from vision.pipeline import VisionPipeline
 from vision.pose import PoseHistory
-from vision.train import DEFAULT_MODEL
+from vision.train import DEFAULT_IMGSZ, DEFAULT_MODEL
 
 T0 = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 
@@ -160,7 +160,7 @@ def test_poses_from_telemetry_are_interpolated_and_gaps_give_none() -> None:
 def test_a_stream_without_pose_is_skipped_and_counted_while_the_other_goes_on(
     publisher: Publisher, scenario: Scenario
 ) -> None:
-    det = OnnxDetector(DEFAULT_MODEL, DetectorConfig(imgsz=320))
+    det = OnnxDetector(DEFAULT_MODEL, DetectorConfig(imgsz=DEFAULT_IMGSZ))
     pipe = VisionPipeline(det, scenario.frame)
     a = StreamIngest("a", publisher.url("a"))
     b = StreamIngest("b", publisher.url("b"))

@@ -14,6 +14,7 @@ import pytest
 from missions.scenario import load_scenario
 from sim.scene.dataset import write_dataset
 from vision.detector import DetectorConfig, OnnxDetector, OpenVinoDetector
+from vision.train import DEFAULT_INT8, DEFAULT_WEIGHTS
 
 pytestmark = pytest.mark.slow
 
@@ -65,12 +66,12 @@ def test_train_export_and_detect_without_touching_the_network(tmp_path: Path, no
     cfg = TrainConfig(epochs=1, imgsz=96, batch=4, threads=2)
     onnx_path = train(cfg, tmp_path / "work", data=data, install_to=tmp_path / "models")
     assert no_network == [], no_network
-    assert onnx_path.is_file() and (tmp_path / "models" / "dronepatrol-yolo11n.pt").is_file()
+    assert onnx_path.is_file() and (tmp_path / "models" / DEFAULT_WEIGHTS.name).is_file()
     det = OnnxDetector(onnx_path, DetectorConfig(imgsz=96, conf=0.001))
     assert sorted(det.classes.values()) == ["fire", "smoke", "vehicle"]
     boxes = det.detect([np.zeros((120, 200, 3), np.uint8)])
     assert len(boxes) == 1
-    int8 = OpenVinoDetector(tmp_path / "models" / "dronepatrol-yolo11n-int8.xml", DetectorConfig(imgsz=96, conf=0.001))
+    int8 = OpenVinoDetector(tmp_path / "models" / DEFAULT_INT8.name, DetectorConfig(imgsz=96, conf=0.001))
     assert int8.classes == det.classes and len(int8.detect([np.zeros((120, 200, 3), np.uint8)])) == 1
 
 

@@ -57,9 +57,9 @@ class AlertWatch:
         return out
 
     def _pipeline(self, loop: asyncio.AbstractEventLoop) -> VisionPipeline:
-        from vision.train import DEFAULT_MODEL
+        from vision.train import DEFAULT_IMGSZ, DEFAULT_MODEL
 
-        detector = load_detector(self.model or DEFAULT_MODEL, DetectorConfig(imgsz=320))
+        detector = load_detector(self.model or DEFAULT_MODEL, DetectorConfig(imgsz=DEFAULT_IMGSZ))
         zones = [VisionZone.from_scenario(z) for z in self.scenario.incidents.detection_zones]
 
         def publish(report: FindingReport) -> None:  # from the pipeline's thread

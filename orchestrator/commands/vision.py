@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction, scenario_arg: Callable[[argparse
     def model_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--model", type=Path, help="ONNX or ultralytics .pt model (default: the shipped one)")
         p.add_argument("--classes", help="class map for a model trained elsewhere, e.g. '0:smoke,1:fire'")
-        p.add_argument("--imgsz", type=int, help="long side of the network input (default from settings: 320)")
+        p.add_argument("--imgsz", type=int, help="long side of the network input (default from settings: 416)")
         p.add_argument("--conf", type=float, help="lowest score kept")
 
     tp = vsub.add_parser("train", help="train the detector on labelled folders and rendered images (CPU, offline)")
@@ -61,6 +61,14 @@ def add_parser(sub: argparse._SubParsersAction, scenario_arg: Callable[[argparse
     )
     tp.add_argument("--out", type=Path, help="work folder (default: <data_dir>/vision-train)")
     tp.add_argument("--install", type=Path, help="copy the .pt and .onnx into this folder when done")
+
+    ep = vsub.add_parser(
+        "export", help="the service's model files from a training checkpoint (stripped .pt, ONNX, int8)"
+    )
+    ep.add_argument("weights", type=Path, help="a checkpoint of `vision train` (its run/weights/best.pt)")
+    ep.add_argument("--data", type=Path, required=True, help="the training's dataset folder (int8 calibration)")
+    ep.add_argument("--imgsz", type=int, default=416, help="the input size to export for (default 416)")
+    ep.add_argument("--install", type=Path, help="copy the files here under the shipped names (vision/models)")
 
     qp = vsub.add_parser("quantize", help="an int8 OpenVINO model from an ONNX one, calibrated on a YOLO dataset")
     qp.add_argument("--model", type=Path, help="the ONNX model (default: the shipped one)")
@@ -141,7 +149,14 @@ def cmd_vision(args: argparse.Namespace, settings: Settings) -> int:
     from vision.evaluate import DatasetError
 
     try:
-        command = {"train": _train, "quantize": _quantize, "eval": _eval, "detect": _detect, "run": _run}
+        command = {
+            "train": _train,
+            "quantize": _quantize,
+            "export": _export,
+            "eval": _eval,
+            "detect": _detect,
+            "run": _run,
+        }
         return command[args.vision_command](args, settings)
     except (ModelError, DatasetError, VisionUsageError) as exc:
         print(f"dronepatrol: error: {exc}", file=sys.stderr)
@@ -206,6 +221,23 @@ def _render(args: argparse.Namespace, settings: Settings, folder: Path) -> Path:
 
     write_dataset(load_scenario(args.scenario or settings.scenario), args.images, folder, seed=args.seed)
     return folder
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        from vision.train import data_yaml, export_model
+    except ImportError as exc:
+        raise VisionUsageError(f"export needs the train extra: pip install 'dronepatrol[train]' ({exc})") from None
+    if not args.weights.is_file():
+        raise VisionUsageError(f"{args.weights}: no such checkpoint")
+    if args.imgsz % 32 or args.imgsz < 64:
+        raise VisionUsageError(f"--imgsz {args.imgsz}: a multiple of 32, at least 64")
+    try:
+        yaml_path = data_yaml(args.data)
+    except FileNotFoundError as exc:
+        raise VisionUsageError(str(exc)) from None
+    print(f"model: {export_model(args.weights, yaml_path, args.imgsz, args.install)}")
+    return 0
 
 
 def _quantize(args: argparse.Namespace, settings: Settings) -> int:

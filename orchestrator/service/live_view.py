@@ -48,9 +48,9 @@ class LiveView:
     def detector(self) -> Detector:
         with self._lock:
             if self._detector is None:
-                from vision.train import DEFAULT_MODEL
+                from vision.train import DEFAULT_IMGSZ, DEFAULT_MODEL
 
-                self._detector = load_detector(self.model or DEFAULT_MODEL, DetectorConfig(imgsz=320))
+                self._detector = load_detector(self.model or DEFAULT_MODEL, DetectorConfig(imgsz=DEFAULT_IMGSZ))
             return self._detector
 
     def annotate(self, image: np.ndarray) -> bytes:
