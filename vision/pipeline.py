@@ -34,6 +34,7 @@ from vision.geoproject import PoseError, reference_pixel, to_ground
 from vision.ingest import StreamIngest
 from vision.pose import PoseSource
 from vision.rules import ConfirmRule, Finding, ParkingRule, confirm_fire_smoke, illegal_parking
+from vision.tiling import TilePolicy, detect_tiled, tiles_per_side
 from vision.tracking import GroundTracker, Track
 from vision.types import Detection, GroundDetection
 
@@ -66,6 +67,9 @@ class PipelineConfig:
     pose_error: PoseError = field(default_factory=PoseError)
     terrain: Callable[[float, float], float] | None = None
     """Ground height (m, relative to take-off) at a local x, y; None means flat ground."""
+    tiles: TilePolicy | None = field(default_factory=TilePolicy)
+    """Cut frames into tiles when the pose says a car would be too small at the input
+    (vision/tiling.py); None: always the whole frame."""
 
 
 @dataclass
@@ -78,6 +82,8 @@ class PipelineStats:
     unplaced: int = 0
     findings: int = 0
     errors: int = 0
+    tiled: int = 0
+    """Frames run in tiles (a car too small at the input from that altitude)."""
     latency_s: deque[float] = field(default_factory=lambda: deque(maxlen=2000))
     """Receipt -> processed, per frame."""
     finding_latency_s: deque[float] = field(default_factory=lambda: deque(maxlen=500))
@@ -204,7 +210,7 @@ class VisionPipeline:
             kept.append((raw, pose, t))
         if not images:
             return []
-        batch = self.detector.detect(images)
+        batch = self._detect(images, [pose for _, pose, _ in kept])
         self.stats.batches += 1
         out: list[FindingReport] = []
         for (raw, pose, t), img, dets in zip(kept, images, batch, strict=True):
@@ -212,6 +218,27 @@ class VisionPipeline:
             self.stats.frames += 1
             self.stats.per_stream[raw.stream] = self.stats.per_stream.get(raw.stream, 0) + 1
             self.stats.latency_s.append(time.monotonic() - raw.received_mono)
+        return out
+
+    def _detect(self, images: list[np.ndarray], poses: list[CameraPose]) -> list[list[Detection]]:
+        """The detector on each frame, in tiles where the frame's altitude calls for it."""
+        policy = self.config.tiles
+        if policy is None:
+            return self.detector.detect(images)
+        imgsz = self.detector.config.imgsz
+        ks = [
+            tiles_per_side(p, img.shape[1], img.shape[0], imgsz, policy, self.config.default_hfov_deg)
+            for img, p in zip(images, poses, strict=True)
+        ]
+        out: list[list[Detection]] = [[] for _ in images]
+        for k in sorted(set(ks)):
+            idx = [i for i, ki in enumerate(ks) if ki == k]
+            group = [images[i] for i in idx]
+            found = self.detector.detect(group) if k == 1 else detect_tiled(self.detector, group, k, policy.overlap)
+            if k > 1:
+                self.stats.tiled += len(idx)
+            for i, dets in zip(idx, found, strict=True):
+                out[i] = dets
         return out
 
     def _zone_at(self, xy: tuple[float, float]) -> VisionZone | None:
