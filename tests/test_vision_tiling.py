@@ -44,10 +44,9 @@ def test_tiles_cover_the_frame_and_overlap() -> None:
 class _Fake:
     """Finds one box in every image it is given, at the crop's (10, 10)-(20, 20)."""
 
-    classes = {0: "vehicle"}
-    config = DetectorConfig()
-
     def __init__(self) -> None:
+        self.classes = {0: "vehicle"}
+        self.config = DetectorConfig()
         self.calls: list[int] = []
 
     def detect(self, images):  # type: ignore[no-untyped-def]
