@@ -67,6 +67,30 @@ class ApiSettings(BaseModel):
     users: list[ApiUser] = Field(default_factory=list, description="who may call the API; none: the API refuses all")
 
 
+class MapSettings(BaseModel):
+    """The dashboard's base map: none by default (the district's own layers, offline); a
+    bureau points it at its intranet tile server."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tiles: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s\"'<>]+$",
+        description="tile URL template with {z}, {x}, {y} (and optional {s}), e.g. http://tiles.intranet/{z}/{x}/{y}.png",
+    )
+    attribution: str = Field("", max_length=200, description="the tiles' attribution, shown on the map")
+    max_zoom: int = Field(18, ge=1, le=22)
+    crs: Literal["wgs84", "gcj02"] = Field(
+        "wgs84", description="the tiles' datum: gcj02 for maps published in China (positions are shifted to match)"
+    )
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> MapSettings:
+        if self.tiles is not None and not all(p in self.tiles for p in ("{z}", "{x}", "{y}")):
+            raise ValueError("map.tiles must contain {z}, {x} and {y}")
+        return self
+
+
 class SchedulerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -163,6 +187,7 @@ class Settings(BaseSettings):
         "wall", description="wall: real time; docks: the time the docks report (a simulator at a speed-up)"
     )
     api: ApiSettings = ApiSettings()
+    map: MapSettings = MapSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     failsafe: FailsafeSettings = FailsafeSettings()
     alerts: AlertSettings = AlertSettings()

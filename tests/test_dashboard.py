@@ -234,3 +234,92 @@ def test_the_api_docs_render_offline_under_the_pages_policy(
     outside = [u for u in requested if not u.startswith(district.url) and not u.startswith(("data:", "blob:"))]
     assert not outside, f"the docs fetched from elsewhere: {outside[:5]}"
     assert not refused, refused[:3]
+
+
+class _TileServer:
+    """A map tile server of our own on a free port: any {z}/{x}/{y}.png is a 256 px PNG."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        import cv2
+        import numpy as np
+
+        _, png = cv2.imencode(".png", np.full((256, 256, 3), 200, np.uint8))
+        body = png.tobytes()
+        self.asked: list[str] = []
+        asked = self.asked
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                asked.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("crs", ["wgs84", "gcj02"])
+def test_the_base_map_comes_from_the_configured_tile_server(
+    district: DistrictThread, browser: Any, artifacts: Path, crs: str
+) -> None:
+    """A bureau's intranet tile server: the page asks it for tiles (its origin allowed by the
+    page's policy, nothing else fetched elsewhere); with GCJ-02 tiles every WGS84 position
+    is shifted as missions/chinamap.py shifts it."""
+    from missions.chinamap import wgs84_to_gcj02
+    from orchestrator.commands.serve import ApiServer
+    from orchestrator.settings import MapSettings
+    from tests.apiserver import USERS
+
+    tiles = _TileServer()
+    assert district.district is not None
+    api = ApiServer(
+        district.district.service,
+        USERS,
+        "127.0.0.1",
+        0,
+        MapSettings(tiles=tiles.url + "/{z}/{x}/{y}.png", attribution="Nanshan GIS", crs=crs),  # type: ignore[arg-type]
+    )
+    district.call(api.start())
+    refused: list[str] = []
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+        page.goto(api.url + "/")
+        page.fill("#token", token("viewer"))
+        page.click("#login-button")
+        page.wait_for_selector("body[data-ready=true]", timeout=20_000)
+        _wait_js(page, "document.querySelectorAll('.base-tiles img.leaflet-tile-loaded').length >= 4")
+        assert "Nanshan GIS" in page.inner_text(".leaflet-control-attribution")
+        shifted = page.evaluate("() => window.chinamap.toGcj(22.5329, 113.9305)")
+        assert shifted == pytest.approx(list(wgs84_to_gcj02(22.5329, 113.9305)), abs=1e-9)
+        back = page.evaluate("() => window.chinamap.toWgs(...window.chinamap.toGcj(22.5329, 113.9305))")
+        assert back == pytest.approx([22.5329, 113.9305], abs=1e-8)
+        # Where the map puts a WGS84 point, and what a click there reads back.
+        code, round_trip = page.evaluate(
+            """() => { const crs = window.dashboard.map.options.crs;
+                       const ll = crs.pointToLatLng(crs.latLngToPoint(L.latLng(22.5329, 113.9305), 18), 18);
+                       return [crs.code, [ll.lat, ll.lng]]; }"""
+        )
+        assert code == ("GCJ02" if crs == "gcj02" else "EPSG:3857")
+        assert round_trip == pytest.approx([22.5329, 113.9305], abs=1e-7)
+        page.screenshot(path=str(artifacts / f"basemap-{crs}.png"))
+    finally:
+        page.close()
+        district.call(api.stop())
+        tiles.close()
+    assert any(p.endswith(".png") and p.count("/") == 3 for p in tiles.asked), tiles.asked[:5]
+    assert not refused, refused[:3]

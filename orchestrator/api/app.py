@@ -14,7 +14,7 @@ from orchestrator.api.guard import BodyGuard
 from orchestrator.api.models import Problem
 from orchestrator.api.routes import alerts, fleet, live, plans, records, web
 from orchestrator.service.core import Service
-from orchestrator.settings import ApiUser
+from orchestrator.settings import ApiUser, MapSettings
 
 PREFIX = "/api/v1"
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -33,7 +33,7 @@ def _reason(errors: list[dict[str, Any]]) -> str:
     return "; ".join(parts)
 
 
-def create_app(service: Service, users: list[ApiUser]) -> FastAPI:
+def create_app(service: Service, users: list[ApiUser], basemap: MapSettings | None = None) -> FastAPI:
     app = FastAPI(
         title="dronepatrol",
         version="1",
@@ -50,6 +50,7 @@ def create_app(service: Service, users: list[ApiUser]) -> FastAPI:
         redoc_url=None,
     )
     app.state.service = service
+    app.state.basemap = basemap or MapSettings()
     app.state.tokens = tokens = TokenBook(users)
     app.add_middleware(BodyGuard, known_token=lambda _scope, token: tokens.find(token) is not None)
 

@@ -159,6 +159,15 @@ class BusHealth(BaseModel):
     last_error: str | None
 
 
+class BaseMap(BaseModel):
+    tiles: str | None
+    """Tile URL template ({z}/{x}/{y}); None: no base map, the district's own layers."""
+    attribution: str
+    max_zoom: int
+    crs: Literal["wgs84", "gcj02"]
+    """gcj02: the tiles are in China's GCJ-02; the page shifts every position to match."""
+
+
 class BrokerHealth(BaseModel):
     users: int
     refused: dict[str, int]

@@ -25,7 +25,7 @@ from orchestrator.links.signing import key_at_first_start
 from orchestrator.scheduler.day import SchedulerConfig
 from orchestrator.service.clock import DockClock
 from orchestrator.service.core import Service
-from orchestrator.settings import ApiUser, Settings
+from orchestrator.settings import ApiUser, MapSettings, Settings
 from orchestrator.store import Store
 
 log = logging.getLogger("dronepatrol.serve")
@@ -41,7 +41,9 @@ def stop_on_signals(stop: asyncio.Event) -> None:
 class ApiServer:
     """uvicorn inside our event loop."""
 
-    def __init__(self, service: Service, users: list[ApiUser], host: str, port: int) -> None:
+    def __init__(
+        self, service: Service, users: list[ApiUser], host: str, port: int, basemap: MapSettings | None = None
+    ) -> None:
         import uvicorn
 
         from orchestrator.api.app import create_app
@@ -49,7 +51,7 @@ class ApiServer:
         self.host = host
         self.port = port or free_tcp_port(host)
         config = uvicorn.Config(
-            create_app(service, users), host=host, port=self.port, log_level="warning", lifespan="off"
+            create_app(service, users, basemap), host=host, port=self.port, log_level="warning", lifespan="off"
         )
         self.server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None
@@ -154,7 +156,7 @@ async def serve(settings: Settings, scenario: Scenario, stop: asyncio.Event | No
         docks_clock.attach(service.docks)
     if broker is not None:
         service.broker_gate = broker.gate
-    api = ApiServer(service, settings.api.users, settings.api.host, settings.api.port)
+    api = ApiServer(service, settings.api.users, settings.api.host, settings.api.port, settings.map)
     try:
         await service.start(docks_wait_s=10.0 if docks_clock is not None else 0.0)
         await api.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
@@ -12,7 +13,8 @@ from shapely.geometry import mapping
 
 from orchestrator.api.audit import service
 from orchestrator.api.auth import ALERTING, AUDIT, COMMAND, Reader
-from orchestrator.api.models import WhoAmI
+from orchestrator.api.models import BaseMap, WhoAmI
+from orchestrator.settings import MapSettings
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 """index.html, app.js, app.css and vendor/ (Leaflet, committed as built; see web/README.md)."""
@@ -44,9 +46,19 @@ PAGE_HEADERS = {
 }
 
 
+def page_policy(basemap: MapSettings) -> str:
+    """The dashboard's policy, letting its images also come from the configured tile server."""
+    if basemap.tiles is None:
+        return CONTENT_SECURITY_POLICY
+    parts = urlsplit(basemap.tiles.replace("{s}", "*"))
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return CONTENT_SECURITY_POLICY.replace("img-src 'self' data: blob:", f"img-src 'self' data: blob: {origin}")
+
+
 @page.get("/")
-def index() -> FileResponse:
-    return FileResponse(WEB / "index.html", media_type="text/html", headers=PAGE_HEADERS)
+def index(request: Request) -> FileResponse:
+    headers = {**PAGE_HEADERS, "Content-Security-Policy": page_policy(request.app.state.basemap)}
+    return FileResponse(WEB / "index.html", media_type="text/html", headers=headers)
 
 
 @page.get("/api/v1/docs")
@@ -60,6 +72,12 @@ def api_redoc() -> FileResponse:
     """ReDoc, from files served here."""
     headers = {**PAGE_HEADERS, "Content-Security-Policy": CONTENT_SECURITY_POLICY + "; worker-src 'self' blob:"}
     return FileResponse(WEB / "api-redoc.html", media_type="text/html", headers=headers)
+
+
+@router.get("/basemap", response_model=BaseMap, summary="the dashboard's base map: tile URL, attribution, datum")
+def basemap(request: Request, who: Reader) -> dict[str, Any]:
+    settings: MapSettings = request.app.state.basemap
+    return settings.model_dump()
 
 
 @router.get("/whoami", response_model=WhoAmI, summary="the caller's name, role and what it may do")

@@ -113,11 +113,19 @@ function signOut(why) {
 // ---- map --------------------------------------------------------------------------------
 async function buildMap() {
   if (map) return;
-  map = L.map("map", { zoomSnap: 0.25, preferCanvas: false, attributionControl: false });
+  const base = await api("/basemap");
+  const options = { zoomSnap: 0.25, preferCanvas: false, attributionControl: Boolean(base.tiles && base.attribution), maxZoom: base.max_zoom };
+  // GCJ-02 tiles (maps published in China): every WGS84 position is drawn shifted to match them.
+  if (base.crs === "gcj02") options.crs = window.chinamap.crs();
+  map = L.map("map", options);
   window.dashboard.map = map;
+  if (base.tiles) {
+    layers.base = L.tileLayer(base.tiles, { maxZoom: base.max_zoom, attribution: esc(base.attribution), className: "base-tiles" }).addTo(map);
+  }
   const geo = await api("/map");
   const by = (layer) => ({ type: "FeatureCollection", features: geo.features.filter((f) => f.properties.layer === layer) });
-  layers.district = L.geoJSON(by("district"), { style: { color: "#37474f", weight: 2, fillColor: "#f7f9f4", fillOpacity: 1 }, interactive: false }).addTo(map);
+  const districtFill = base.tiles ? 0.08 : 1; // over a base map the district is an outline
+  layers.district = L.geoJSON(by("district"), { style: { color: "#37474f", weight: 2, fillColor: "#f7f9f4", fillOpacity: districtFill }, interactive: false }).addTo(map);
   layers.patrols = L.geoJSON(by("patrol"), {
     style: { color: "#5c6bc0", weight: 1.5, opacity: 0.7, fillOpacity: 0.05 },
     pointToLayer: (f, ll) => L.circleMarker(ll, { radius: 4, color: "#5c6bc0" }),
