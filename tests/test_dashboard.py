@@ -323,3 +323,39 @@ def test_the_base_map_comes_from_the_configured_tile_server(
         tiles.close()
     assert any(p.endswith(".png") and p.count("/") == 3 for p in tiles.asked), tiles.asked[:5]
     assert not refused, refused[:3]
+
+
+def test_an_alert_that_needs_an_operator_holds_a_banner_until_acknowledged(
+    district: DistrictThread, browser: Any, artifacts: Path
+) -> None:
+    """A parking complaint waits for approval (the policy proposes it): every dashboard shows
+    a banner and counts it in the tab's title until an operator acknowledges it; a viewer
+    sees it but may not acknowledge it."""
+    lat, lon = 22.5410, 113.9481
+    with httpx.Client(base_url=district.url + "/api/v1", timeout=10) as api:
+        alert = api.post(
+            "/alerts",
+            json={"kind": "illegal_parking", "lat": lat, "lon": lon, "id": "banner-1"},
+            headers=auth("operator"),
+        ).json()
+        assert alert["state"] == "proposed" and alert["needs_attention"], alert
+        viewer = _sign_in(browser, district.url, "viewer")
+        operator = _sign_in(browser, district.url, "operator", 1280, 720)
+        try:
+            for page in (viewer, operator):
+                _wait_js(page, f"document.querySelector('#alert-banner .banner-item[data-id=\"{alert['id']}\"]')")
+                assert not page.locator("#alert-banner").is_hidden()
+                assert page.title().startswith("(")
+            assert viewer.locator("#alert-banner .cmd-alert-ack").count() == 0, "a viewer acknowledges nothing"
+            refused = api.post(f"/alerts/{alert['id']}/acknowledge", headers=auth("viewer"))
+            assert refused.status_code == 403
+            operator.screenshot(path=str(artifacts / "alert-banner.png"))
+            operator.locator(f'#alert-banner .banner-item[data-id="{alert["id"]}"] .cmd-alert-ack').click()
+            for page in (operator, viewer):  # the other dashboard drops it too (live event)
+                _wait_js(page, f"!document.querySelector('#alert-banner .banner-item[data-id=\"{alert['id']}\"]')")
+        finally:
+            viewer.close()
+            operator.close()
+        done = api.get(f"/alerts/{alert['id']}", headers=auth("viewer")).json()
+        assert done["acknowledged_by"] and done["acknowledged_at"] and not done["needs_attention"], done
+        assert api.post("/alerts/nope/acknowledge", headers=auth("operator")).status_code == 404

@@ -45,7 +45,7 @@ def _row(sid: str = "p.20261202T0800.1", **kw) -> SortieRow:  # type: ignore[no-
 
 
 def test_migrations_create_the_schema_once(store: Store) -> None:
-    assert store.revision() == "0002"
+    assert store.revision() == "0003"
     store.migrate()  # again: nothing to do, nothing broken
     inspector = sqlalchemy.inspect(store.engine)
     names = set(inspector.get_table_names())

@@ -401,6 +401,11 @@ class AlertDesk:
             self.announce("alert", alert_json(row))
 
 
+ATTENTION = ("unserved", "proposed")
+"""Alert states an operator must see: no drone could go, or one waits for approval. The
+dashboard's banner holds each until someone acknowledges it."""
+
+
 def alert_json(row: AlertRow, tz: Any = None) -> dict[str, Any]:
     t = partial(iso, tz=tz)
 
@@ -433,4 +438,7 @@ def alert_json(row: AlertRow, tz: Any = None) -> dict[str, Any]:
         "first_finding_at": t(row.first_finding_at),
         "seconds": {stage: since(getattr(row, f"{stage}_at")) for stage in ALERT_STAGES},
         "updated_at": t(row.updated_at),
+        "needs_attention": row.state in ATTENTION and row.acknowledged_at is None,
+        "acknowledged_by": row.acknowledged_by,
+        "acknowledged_at": t(row.acknowledged_at),
     }

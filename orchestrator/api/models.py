@@ -220,6 +220,9 @@ class Alert(BaseModel):
     first_finding_at: str | None
     seconds: dict[str, float | None] = Field(description="seconds from receipt to each stage")
     updated_at: str
+    needs_attention: bool = Field(description="unserved or proposed, and no operator has acknowledged it yet")
+    acknowledged_by: str | None
+    acknowledged_at: str | None
 
 
 class Percentiles(BaseModel):

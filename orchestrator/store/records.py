@@ -108,6 +108,9 @@ class AlertRow:
     first_finding_at: datetime | None = None
     outcome: str = ""
     evidence_path: str | None = None
+    acknowledged_by: str | None = None
+    """The operator who acknowledged it, when it needed one (`ATTENTION` states)."""
+    acknowledged_at: datetime | None = None
     """A frame from over the spot (the look itself, whatever vision made of it)."""
 
 

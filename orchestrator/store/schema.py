@@ -155,6 +155,8 @@ alerts = Table(
     Column("outcome", Text, nullable=False, default=""),
     Column("evidence_path", Text, nullable=True),
     Column("updated_at", UtcTime, nullable=False),
+    Column("acknowledged_by", String(64), nullable=True),
+    Column("acknowledged_at", UtcTime, nullable=True),
 )
 Index("ix_alerts_received_at", alerts.c.received_at)
 Index("ux_alerts_external", alerts.c.source, alerts.c.sender, alerts.c.external_id, unique=True)

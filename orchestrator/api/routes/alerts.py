@@ -125,6 +125,26 @@ async def dispatch_alert(alert_id: str, request: Request, who: Anyone) -> dict[s
     return alert_json(row, svc.scenario.tz)
 
 
+@router.post(
+    "/alerts/{alert_id}/acknowledge",
+    response_model=Alert,
+    responses=NOT_FOUND,
+    summary="an operator has seen an alert that needed one (unserved or proposed): its banner goes",
+)
+def acknowledge_alert(alert_id: str, request: Request, who: Anyone) -> dict[str, Any]:
+    guard(request, who, "acknowledge_alert", alert_id)
+    svc = service(request)
+    row = svc.store.alerts.alert(alert_id)
+    if row is None:
+        raise fail(request, who, "acknowledge_alert", alert_id, 404, f"no alert '{alert_id}'")
+    if row.acknowledged_at is None:
+        row = svc.store.alerts.update_alert(alert_id, acknowledged_by=who.name, acknowledged_at=svc.clock())
+    record(request, who, "acknowledge_alert", alert_id, {}, 200, f"{row.state}: acknowledged by {row.acknowledged_by}")
+    out = alert_json(row, svc.scenario.tz)
+    svc.hub.publish("alert", out)  # every dashboard drops its banner
+    return out
+
+
 # ---- incidents -------------------------------------------------------------------------
 def _detail(svc: Service, incident_id: str) -> dict[str, Any]:
     book, tz = svc.store.alerts, svc.scenario.tz

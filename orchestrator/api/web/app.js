@@ -402,7 +402,59 @@ async function showIncident(id, focus) {
   );
   if (focus && markers.incidents[id]) map.panTo(markers.incidents[id].getLatLng());
 }
+// An alert no drone could answer, or one waiting for approval, must not be missed: a banner
+// over the map holds it until an operator acknowledges it (on the server, so every
+// dashboard drops it), the tab's title counts them, and an optional beep sounds for new ones.
+let beeped = new Set();
+function renderBanner() {
+  const pending = state.alerts.filter((a) => a.needs_attention);
+  const banner = document.getElementById("alert-banner");
+  banner.hidden = pending.length === 0;
+  document.title = pending.length ? `(${pending.length}) dronepatrol — watch centre` : "dronepatrol — watch centre";
+  document.getElementById("alert-banner-text").textContent =
+    pending.length === 1 ? "1 alert needs an operator" : `${pending.length} alerts need an operator`;
+  const items = document.getElementById("alert-banner-items");
+  items.replaceChildren(
+    ...pending.map((a) => {
+      const row = document.createElement("div");
+      row.className = "banner-item";
+      row.dataset.id = a.id;
+      const what = document.createElement("span");
+      what.textContent = `${a.state === "unserved" ? "UNSERVED" : "awaiting approval"}: ${a.kind.replace("_", " ")} at ${a.lat.toFixed(4)}, ${a.lon.toFixed(4)} (${hhmm(a.received_at)}) — ${a.outcome || a.decision}`;
+      row.append(what);
+      if (may("command")) {
+        const ack = document.createElement("button");
+        ack.type = "button";
+        ack.className = "cmd cmd-alert-ack";
+        ack.textContent = "Acknowledge";
+        ack.addEventListener("click", async () => {
+          await command("Acknowledge", `/alerts/${encodeURIComponent(a.id)}/acknowledge`);
+          refreshAlerts();
+        });
+        row.append(ack);
+      }
+      return row;
+    }),
+  );
+  const fresh = pending.filter((a) => !beeped.has(a.id));
+  if (fresh.length && document.getElementById("alert-sound").checked) beep();
+  beeped = new Set(pending.map((a) => a.id));
+}
+function beep() {
+  try {
+    const ctx = new AudioContext();
+    const osc = ctx.createOscillator();
+    osc.frequency.value = 880;
+    osc.connect(ctx.destination);
+    osc.start();
+    osc.stop(ctx.currentTime + 0.4);
+  } catch (e) {
+    /* no audio device: the banner stays all the same */
+  }
+}
+
 function renderAlerts() {
+  renderBanner();
   const actions = (a) => (may("command") && ["proposed", "unserved"].includes(a.state) ? `<button class="cmd cmd-alert-dispatch" data-id="${esc(a.id)}" type="button">Send a drone</button>` : "");
   document.getElementById("alerts").innerHTML =
     state.alerts
@@ -477,6 +529,9 @@ document.getElementById("login-form").addEventListener("submit", (e) => {
   signIn(document.getElementById("token").value.trim());
 });
 document.getElementById("logout").addEventListener("click", () => signOut(""));
+const soundBox = document.getElementById("alert-sound");
+soundBox.checked = localStorage.getItem("dronepatrol.sound") === "on";
+soundBox.addEventListener("change", () => localStorage.setItem("dronepatrol.sound", soundBox.checked ? "on" : "off"));
 document.querySelectorAll(".tab").forEach((t) => t.addEventListener("click", () => switchTab(t.dataset.tab)));
 document.getElementById("video-close").addEventListener("click", closeVideo);
 if (state.token) signIn(state.token);
