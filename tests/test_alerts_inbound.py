@@ -178,11 +178,12 @@ def test_cap_alerts_are_taken_by_rest_and_mqtt_and_garbage_gets_a_recorded_refus
         assert all(r["alert_id"] in rejected for r in replies[:3]), "each refusal is on record"
 
 
-def test_the_flood_limit_on_mqtt_holds_whatever_sender_the_message_names_and_counts_garbage(
+def test_the_flood_limit_on_mqtt_holds_whatever_sender_the_message_names_and_garbage_has_its_own(
     svc: ServiceThread, scenario: Scenario
 ) -> None:
-    """The bus does not authenticate its publishers: a CAP `<sender>` changed on every
-    message must not open a new allowance each time, and malformed messages count too."""
+    """The bus does not say which user published: a CAP `<sender>` changed on every message
+    must not open a new allowance each time. Malformed messages count against an allowance
+    of their own, so garbage first does not crowd out the real alerts after it."""
     at = scenario.day_start().replace(hour=11)
     finding = CapFinding("smoke", 22.5450, 113.9560, 50.0, 0.8, at, "Dashahe", "a caller reports smoke")
     assert svc.service is not None
@@ -195,15 +196,15 @@ def test_the_flood_limit_on_mqtt_holds_whatever_sender_the_message_names_and_cou
 
         async def on(topic: str, payload: bytes) -> None:
             replies.append(json.loads(payload))
-            if len(replies) >= 16:
+            if len(replies) >= 36:
                 all_in.set()
 
         client.subscribe(ALERTS_REPLY_TOPIC, on)
         await client.start()
-        for i in range(8):
+        for i in range(20):
             await client.publish(ALERTS_IN_TOPIC, b"{garbage %d" % i)
-        for i in range(8):
-            xml = cap_alert(finding, f"44030512345600_20261202110000_{i}", at - timedelta(minutes=1))
+        for i in range(16):
+            xml = cap_alert(finding, f"44030512345600_2026120211{i:02d}00_1", at - timedelta(minutes=1))
             await client.publish(ALERTS_IN_TOPIC, xml.replace("dronepatrol@440305", f"forged-{i}@example"))
         try:
             await asyncio.wait_for(all_in.wait(), 10)
@@ -211,7 +212,21 @@ def test_the_flood_limit_on_mqtt_holds_whatever_sender_the_message_names_and_cou
             await client.stop()
 
     asyncio.run(flood())
-    assert len(replies) == 16, replies
+    assert len(replies) == 36, replies
     statuses = [r.get("status") for r in replies]
-    assert statuses[:8] == [422] * 8, "garbage is refused, and counted"
+    assert statuses[:12] == [422] * 12, "garbage is refused, and recorded within its allowance"
+    assert statuses[12:20] == [429] * 8, "garbage past its allowance is only counted"
+    assert all(r["ok"] for r in replies[20:32]), "the twelve real alerts after it are all taken"
     assert statuses[-4:] == [429] * 4, statuses
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "a/b", "<script>", "x y", ".hidden", "a\nb"])
+def test_a_senders_id_that_could_become_a_path_or_markup_is_refused(bad: str) -> None:
+    from pydantic import ValidationError
+
+    from orchestrator.alerts.inbound import AlertIn
+
+    with pytest.raises(ValidationError, match="id"):
+        AlertIn(kind="fire", lat=22.5, lon=113.9, id=bad)
+    assert AlertIn(kind="fire", lat=22.5, lon=113.9, id="44030512345600_20261202110000_1").id
+    assert AlertIn(kind="fire", lat=22.5, lon=113.9, id="SZ119-0931").id

@@ -83,6 +83,9 @@ class AlertDesk:
         self.clock = clock
         self.policy = {k: AlertAction(v) for k, v in (policy or {}).items()}
         self.gate = FloodGate(flood_per_min)
+        self.junk_gate = FloodGate(flood_per_min)
+        """Malformed messages have an allowance of their own: a sender spewing junk (broken,
+        or a stolen login) cannot crowd out the real alerts that follow it."""
         self.announce = announce
         self._lock = asyncio.Lock()
         self.snapshot = snapshot
@@ -199,9 +202,10 @@ class AlertDesk:
         exc.alert_id = self.record_malformed(source, sender, exc.reason, alert)
 
     def admit_malformed(self, channel: str) -> None:
-        """A message that is not an alert counts against its channel's flood limit too
-        (AlertRefused 429 past it: then it is only counted in the log, not recorded)."""
-        self.gate.admit(channel)
+        """A message that is not an alert counts against its channel's allowance for such
+        messages (AlertRefused 429 past it: then it is only counted in the log, not
+        recorded); well-formed alerts have their own."""
+        self.junk_gate.admit(channel)
 
     def record_malformed(self, source: str, sender: str, reason: str, alert: AlertIn | None = None) -> str:
         """Keep a refused alert (with what could be read of it) so the refusal can be shown."""

@@ -45,7 +45,14 @@ class AlertIn(BaseModel):
     polygon: list[list[float]] | None = Field(
         None, min_length=4, max_length=200, description="[[lon, lat], ...] closed ring: the area to look at"
     )
-    id: str | None = Field(None, min_length=1, max_length=200, description="the sender's own id: a repeat is refused")
+    id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]*$",
+        description="the sender's own id (letters, digits and _ . : @ + -, starting with a letter or digit; no "
+        "'/', spaces or markup): a repeat is refused",
+    )
     note: str = Field("", max_length=1000)
 
     @model_validator(mode="after")
