@@ -31,8 +31,13 @@ TARGETS = {
     "sim": {"speedup_8": ">= 30", "speedup_100": ">= 10"},
     "render": {"fps_640x360": ">= 60"},
     "orchestrator": {"upload100_loss5_s": "< 3 s", "loop_lag_p99_ms_100": "< 50 ms"},
-    "alerts": {"alert_to_takeoff_cmd_s": "< 1 s (wall)", "on_scene_p95_s": "<= 300 s (simulated)"},
+    "alerts": {
+        "alert_to_takeoff_cmd_s": "< 1 s (wall)",
+        "burst_alert_to_takeoff_cmd_s": "< 1 s (wall)",
+        "on_scene_p95_s": "<= 300 s (simulated)",
+    },
     "dashboard": {"load_to_ready_ms": "< 2000 ms", "incident_push_ms": "< 1000 ms"},
+    "faults": {"invariants_broken": "0", "api_5xx": "0"},
     "vision": {
         "speedup_640": ">= 2",
         "speedup_320": ">= 2",
