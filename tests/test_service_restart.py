@@ -178,3 +178,66 @@ def test_a_service_killed_between_arming_and_the_take_off_record_watches_the_dro
         log.read_text()[-3000:],
     )
     assert "armed when the service restarted" in states[2][1] and states[3][1] == "re-attached after a restart"
+
+
+def test_an_armed_drone_with_no_flight_on_record_is_ordered_home_and_watched(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """Whatever the store says (here: nothing at all), a drone that is armed when the
+    service starts is never left unwatched: a recovery sortie orders it home (RTL), watches
+    it land on its dock, and closes the record as aborted (whatever it was flying was cut
+    short), with the dock closed and charging."""
+    from orchestrator.links.mavlink_link import MavlinkLink
+    from orchestrator.service.core import Service
+    from tests.simbus import eventually, sim_on_bus
+
+    async def run() -> list[tuple[str, str]]:
+        async with sim_on_bus(scenario, ["yuehai"], speedup=SPEEDUP, hour=10) as sim:
+            dock = sim.world.vehicles["yuehai"].dock
+            sim.world.dock_service("yuehai", "open_lid")
+            pilot = await MavlinkLink(sim.world.mavlink_url("yuehai"), heartbeat_hz=SPEEDUP, link_timeout_s=5).open()
+            try:
+                await pilot.wait_heartbeat(10)
+                assert await eventually(lambda: dock.lid == "open", 30)
+                await pilot.set_mode(4)  # GUIDED
+                await pilot.arm()
+                await pilot.takeoff(30.0)
+                assert await eventually(lambda: sim.world.vehicles["yuehai"].copter.body.alt > 20, 30)
+            finally:
+                await pilot.close()
+            store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+            svc = Service(
+                scenario,
+                store,
+                mqtt_url=sim.address,
+                drones={"yuehai": sim.world.mavlink_url("yuehai")},
+                clock=sim.world.clock.now,
+                speedup=SPEEDUP,
+                data_dir=tmp_path,
+            )
+            for pid in scenario.patrols:
+                store.set_patrol(pid, at=sim.world.clock.now(), by="test", paused=True)
+            stop = asyncio.Event()
+            await svc.start(scenario.day_start())
+            runner = asyncio.create_task(svc.run(stop))
+            try:
+
+                def recovery() -> str | None:
+                    rows = [r for r in store.sorties(limit=100) if r.id.startswith("recovery.yuehai.")]
+                    return rows[0].state if rows else None
+
+                assert await eventually(lambda: recovery() == "aborted", 120), recovery()
+                copter = sim.world.vehicles["yuehai"].copter
+                assert not copter.armed and copter.body.alt < 0.5
+                assert await eventually(lambda: dock.lid == "closed" and dock.charging, 30), (dock.lid, dock.charging)
+                row = next(r for r in store.sorties(limit=100) if r.id.startswith("recovery.yuehai."))
+                return [(t.new, t.reason) for t in store.transitions("sortie", row.id)]
+            finally:
+                stop.set()
+                await runner
+                await svc.stop()
+                store.close()
+
+    steps = asyncio.run(run())
+    assert steps[0][0] == "returning" and "no flight on record" in steps[0][1], steps
+    assert steps[-1][0] == "aborted" and "landed" in steps[-1][1], steps

@@ -273,8 +273,8 @@ class SortieRunner:
             await self._within(self.link.wait_for("GLOBAL_POSITION_INT", WALL_CAP_S), 10, "position")
             self._record(rec, state, "re-attached after a restart")
             hb = self.link.latest.get("HEARTBEAT")
-            if hb is not None and hb.custom_mode == GUIDED and armed(hb):
-                await self._finish_launch(rec)
+            if hb is not None and hb.custom_mode == GUIDED and armed(hb) and order.items:
+                await self._finish_launch(rec)  # a recovery (no mission) only watches it home
             await self._finish(rec)
         except (FailSortie, MissionError, CommandFailed, DockServiceError, LinkError, TimeoutError) as exc:
             self._record(rec, SortieState.FAILED, str(exc) or type(exc).__name__)

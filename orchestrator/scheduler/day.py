@@ -34,8 +34,9 @@ from orchestrator.executor.orders import order_for, order_from_json, order_to_js
 from orchestrator.executor.sortie import CommandNote, SortieOrder, SortieRecord, SortieRunner, SortieState, Step
 from orchestrator.fleet.machine import BeginSortie, Launched, Release, SetHold, SortieEnded
 from orchestrator.fleet.tracker import FleetTracker
+from orchestrator.links.ardupilot import RTL as RTL_MODE
 from orchestrator.links.ardupilot import armed
-from orchestrator.links.mavlink_link import LinkError
+from orchestrator.links.mavlink_link import CommandFailed, LinkError
 from orchestrator.store import CommandRecord, SortieRow, Store
 
 log = logging.getLogger("dronepatrol.scheduler")
@@ -438,3 +439,37 @@ class DayScheduler:
             task = asyncio.create_task(self._resume(row, drone, runner), name=f"sortie {row.id} (re-attached)")
             self.running[row.id] = _Running(row.id, row.airport, drone, runner, task)
             log.info("re-attached to sortie %s (%s, drone %s)", row.id, row.state, drone)
+        await self._adopt_orphans()
+
+    async def _adopt_orphans(self) -> None:
+        """A drone that is armed though no flight of it is on record (a record lost, or
+        closed too early, or a drone armed by hand) is never left unwatched: it is ordered
+        home (RTL) and watched down onto its dock under a recovery sortie of its own."""
+        watched = {r.drone for r in self.running.values()}
+        others = [d for d in self.fleet.links if d not in watched]
+        # Asked all at once: a drone that is not heard within 2 s is not armed as far as we know.
+        states = await asyncio.gather(*(self._armed(d, wait_s=2.0) for d in others))
+        for drone, is_armed in zip(others, states, strict=True):
+            if not is_armed:
+                continue
+            link = self.fleet.links[drone]
+            home = self.fleet.location[drone]
+            now = self.clock()
+            sid = f"recovery.{drone}.{now.astimezone(self.scenario.tz):%Y%m%dT%H%M%S}"
+            order = SortieOrder(sid, home, [])
+            reason = "armed with no flight on record when the service restarted: ordered home and watched"
+            log.warning("drone %s: %s", drone, reason)
+            row = SortieRow(
+                sid, home, home, "returning", reason, order_to_json(order), now, drone=drone, started_at=now
+            )
+            self.store.add_sortie(row)
+            if self.announce is not None:
+                self.announce(row)
+            try:
+                await link.set_mode(RTL_MODE)
+                await link.wait_for(lambda m: m.get_type() == "HEARTBEAT" and m.custom_mode == RTL_MODE, 5.0)
+            except (CommandFailed, TimeoutError) as exc:
+                log.error("drone %s: RTL not taken (%s): watched where it is", drone, exc or "no RTL heartbeat")
+            runner = self._runner(drone)
+            task = asyncio.create_task(self._resume(row, drone, runner), name=f"sortie {sid} (recovery)")
+            self.running[sid] = _Running(sid, home, drone, runner, task)
