@@ -347,6 +347,7 @@ def test_an_alert_that_needs_an_operator_holds_a_banner_until_acknowledged(
                 assert not page.locator("#alert-banner").is_hidden()
                 assert page.title().startswith("(")
             assert viewer.locator("#alert-banner .cmd-alert-ack").count() == 0, "a viewer acknowledges nothing"
+            _wait_js(operator, "document.querySelectorAll('.alert-marker.attention').length >= 1")  # on the map too
             refused = api.post(f"/alerts/{alert['id']}/acknowledge", headers=auth("viewer"))
             assert refused.status_code == 403
             operator.screenshot(path=str(artifacts / "alert-banner.png"))

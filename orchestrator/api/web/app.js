@@ -146,10 +146,11 @@ async function buildMap() {
   }
   layers.tracks = L.layerGroup().addTo(map);
   layers.incidents = L.layerGroup().addTo(map);
+  layers.alerts = L.layerGroup().addTo(map);
   layers.drones = L.layerGroup().addTo(map);
   map.fitBounds(layers.district.getBounds(), { padding: [10, 10] });
   L.control.scale({ imperial: false }).addTo(map);
-  L.control.layers(null, { "airspace zones": layers.zones, "patrol paths": layers.patrols, tracks: layers.tracks, incidents: layers.incidents }, { collapsed: true }).addTo(map);
+  L.control.layers(null, { "airspace zones": layers.zones, "patrol paths": layers.patrols, tracks: layers.tracks, incidents: layers.incidents, alerts: layers.alerts }, { collapsed: true }).addTo(map);
   map.on("click", (e) => dispatchPopup(e.latlng));
 }
 
@@ -453,8 +454,26 @@ function beep() {
   }
 }
 
+// Each alert of the last hours where it was reported, coloured by what became of it, with
+// the decision in its tooltip; one that needs an operator pulses.
+const ALERT_COLOUR = { unserved: "#c62828", proposed: "#ef6c00", rejected: "#9e9e9e", merged: "#8e24aa", dispatched: "#1565c0", on_scene: "#1565c0", seen: "#2e7d32", nothing_seen: "#607d8b" };
+function drawAlerts() {
+  if (!layers.alerts) return;
+  layers.alerts.clearLayers();
+  for (const a of state.alerts) {
+    if (a.state === "rejected" || a.lat == null) continue;
+    const m = L.circleMarker([a.lat, a.lon], {
+      radius: a.needs_attention ? 9 : 6, weight: 2, color: ALERT_COLOUR[a.state] || "#455a64", fillOpacity: 0.35,
+      className: `alert-marker alert-${a.state}${a.needs_attention ? " attention" : ""}`,
+    });
+    m.bindTooltip(`${esc(a.kind.replace("_", " "))} ${hhmm(a.received_at)}: ${esc(a.state.replace("_", " "))} — ${esc(a.outcome || a.decision)}`);
+    m.addTo(layers.alerts);
+  }
+}
+
 function renderAlerts() {
   renderBanner();
+  drawAlerts();
   const actions = (a) => (may("command") && ["proposed", "unserved"].includes(a.state) ? `<button class="cmd cmd-alert-dispatch" data-id="${esc(a.id)}" type="button">Send a drone</button>` : "");
   document.getElementById("alerts").innerHTML =
     state.alerts
