@@ -27,6 +27,7 @@ from missions.errors import MissionsError
 from missions.scenario import Scenario, load_scenario
 from missions.vocabulary import SIM_FAULTS
 from orchestrator.bus.users import USERS_FILE
+from orchestrator.logclock import ClockFormatter
 from orchestrator.settings import ConfigError, Settings
 
 log = logging.getLogger("dronepatrol")
@@ -431,12 +432,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"dronepatrol: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ClockFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S"))
+    logging.basicConfig(level=settings.log_level, handlers=[handler])
     for noisy in (
         "transitions",
         "amqtt",

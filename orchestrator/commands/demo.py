@@ -28,6 +28,7 @@ from orchestrator.bus.broker import EmbeddedBroker, free_udp_base
 from orchestrator.bus.users import USERS_FILE, generate_users, login, save_users
 from orchestrator.commands.serve import ApiServer, stop_on_signals
 from orchestrator.executor.failsafe import failsafe_params
+from orchestrator.logclock import set_log_clock
 from orchestrator.scheduler.day import SchedulerConfig
 from orchestrator.service.core import Service
 from orchestrator.settings import AlertSettings, ApiUser
@@ -200,6 +201,7 @@ async def run_demo(scenario: Scenario, opts: DemoOptions, stop: asyncio.Event | 
         base_port=opts.base_port or free_udp_base(len(scenario.airports), host=opts.host),
     ) as district:
         service, store = district.service, district.store
+        set_log_clock(service.clock)  # the log speaks the day's (simulated) time, wall time beside it
         api = ApiServer(service, users, opts.host, opts.port)
         await api.start()
         try:
@@ -236,6 +238,7 @@ async def run_demo(scenario: Scenario, opts: DemoOptions, stop: asyncio.Event | 
             await pace
         finally:
             await api.stop()
+            set_log_clock(None)
         summary = Counter(r.state for r in store.sorties(limit=100_000))
         held = store.sorties(state=["held", "failed", "aborted"], limit=100_000)
         print(f"day over at {service.clock():%H:%M}: " + ", ".join(f"{n} {s}" for s, n in sorted(summary.items())))

@@ -22,6 +22,7 @@ from orchestrator.bus.users import login, users_at_first_start
 from orchestrator.executor.failsafe import failsafe_params
 from orchestrator.links.address import AddressError, LinkAddress
 from orchestrator.links.signing import key_at_first_start
+from orchestrator.logclock import set_log_clock
 from orchestrator.scheduler.day import SchedulerConfig
 from orchestrator.service.clock import DockClock
 from orchestrator.service.core import Service
@@ -154,6 +155,7 @@ async def serve(settings: Settings, scenario: Scenario, stop: asyncio.Event | No
     )
     if docks_clock is not None:
         docks_clock.attach(service.docks)
+        set_log_clock(docks_clock)  # the docks' (a simulator's) time in the log, wall time beside it
     if broker is not None:
         service.broker_gate = broker.gate
     api = ApiServer(service, settings.api.users, settings.api.host, settings.api.port, settings.map)
@@ -164,6 +166,7 @@ async def serve(settings: Settings, scenario: Scenario, stop: asyncio.Event | No
         print(f"mqtt: {mqtt.url}", flush=True)
         await service.run(stop)
     finally:
+        set_log_clock(None)
         await api.stop()
         await service.stop()
         store.close()
