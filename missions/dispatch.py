@@ -115,7 +115,7 @@ def dispatch(
     at = scenario.localize(at)
     target = scenario.to_xy(lon, lat)
     if not scenario.airspace.operating_area.covers(Point(target)):
-        raise PlanningError(f"({lon:.5f}, {lat:.5f}) is outside the operating area of {scenario.name}")
+        raise PlanningError(f"{lat:.5f}, {lon:.5f} (lat, lon) is outside the operating area of {scenario.name}")
     forecast = forecast or scenario.weather.forecast(at, at)
     weather = forecast.at(at)
     blocked = scenario.airspace.blocked_zone_ids(at, at, scenario.approvals, emergency=True)

@@ -39,7 +39,7 @@ def coverage_text(scenario: Scenario, rm: ReachMap) -> str:
         lon, lat = scenario.frame.to_lonlat(*rm.xy[worst])
         lines.append(
             f"Not reached in time: {late.mean():.1%} of the area; the farthest reachable point "
-            f"({lon:.4f}, {lat:.4f}) takes {rm.eta_s[worst] / 60:.1f} min."
+            f"{lat:.4f}, {lon:.4f} (lat, lon) takes {rm.eta_s[worst] / 60:.1f} min."
         )
     return "\n".join(lines)
 

@@ -31,7 +31,7 @@ def dispatch_json(d: Decision) -> dict[str, Any]:
 
 
 def dispatch_text(d: Decision) -> str:
-    lines = [f"Alert at ({d.lon:.5f}, {d.lat:.5f}), {d.at:%Y-%m-%d %H:%M %z}", ""]
+    lines = [f"Alert at {d.lat:.5f}, {d.lon:.5f} (lat, lon), {d.at:%Y-%m-%d %H:%M %z}", ""]
     lines.append(f"  {'airport':<10} {'ETA':>9}  {'km':>5}  note")
     for c in d.candidates:
         eta = f"{int(c.eta_s // 60)}:{round(c.eta_s % 60):02d}" if c.eta_s is not None else "-"
