@@ -33,6 +33,15 @@ KIND_INFO = {
 }
 
 
+ZH_EVENT = {
+    "fire": "无人机巡查发现火情",
+    "smoke": "无人机巡查发现烟雾",
+    "illegal_parking": "禁停区域车辆违停",
+}
+"""The event in Chinese, for the zh-CN <info> block GB/T 35965.1 systems read."""
+LANGUAGES = ("en-US", "zh-CN")
+
+
 class CapError(ValueError):
     pass
 
@@ -105,8 +114,12 @@ def cap_alert(
     references: tuple[Reference, ...] = (),
     status: str = "Actual",
     expires: datetime | None = None,
+    languages: tuple[str, ...] = LANGUAGES,
 ) -> str:
-    """One CAP 1.2 <alert> as XML text."""
+    """One CAP 1.2 <alert> as XML text, with one <info> block per language: en-US, and zh-CN
+    beside it for the district's platform (GB/T 35965.1 systems read Chinese)."""
+    if not languages or any(lang not in LANGUAGES for lang in languages):
+        raise CapError(f"languages: some of {', '.join(LANGUAGES)}")
     if not IDENTIFIER_RE.match(identifier):
         raise CapError(f"identifier {identifier!r} does not follow ZZZZZZDDDUUUXX_YYYYMMDDhhmmss_N")
     if msg_type not in ("Alert", "Update", "Cancel"):
@@ -140,33 +153,50 @@ def cap_alert(
     el(alert, "restriction", "Emergency management bureau and dispatched units")
     if references:
         el(alert, "references", " ".join(r.text() for r in references))
-    info = el(alert, "info")
-    el(info, "language", "en-US")
-    el(info, "category", category)
-    el(info, "event", event)
-    el(info, "responseType", "AllClear" if msg_type == "Cancel" else "Monitor")
-    el(info, "urgency", urgency)
-    el(info, "severity", severity)
-    el(info, "certainty", "Unlikely" if msg_type == "Cancel" else certainty)
-    el(info, "onset", cap_time(finding.first_seen))
-    if expires is not None:
-        el(info, "expires", cap_time(expires))
-    el(info, "senderName", issuer.sender_name)
-    headline = f"{event} at {finding.lat:.5f}, {finding.lon:.5f}"
-    el(info, "headline", ("False alarm: " if msg_type == "Cancel" else "") + headline)
-    el(info, "description", finding.description)
-    for name, value in {"confidence": f"{finding.confidence:.2f}", **finding.parameters}.items():
-        p = el(info, "parameter")
-        el(p, "valueName", name)
-        el(p, "value", value)
-    if finding.evidence_uri:
-        r = el(info, "resource")
-        el(r, "resourceDesc", "evidence image (frame with the detection boxed)")
-        el(r, "mimeType", "image/jpeg")
-        el(r, "uri", finding.evidence_uri)
-    area = el(info, "area")
-    el(area, "areaDesc", finding.area_desc)
-    el(area, "circle", f"{finding.lat:.6f},{finding.lon:.6f} {finding.radius_m / 1000:.3f}")
+    for language in languages:
+        chinese = language == "zh-CN"
+        info = el(alert, "info")
+        el(info, "language", language)
+        el(info, "category", category)
+        el(info, "event", ZH_EVENT[finding.kind] if chinese else event)
+        el(info, "responseType", "AllClear" if msg_type == "Cancel" else "Monitor")
+        el(info, "urgency", urgency)
+        el(info, "severity", severity)
+        el(info, "certainty", "Unlikely" if msg_type == "Cancel" else certainty)
+        el(info, "onset", cap_time(finding.first_seen))
+        if expires is not None:
+            el(info, "expires", cap_time(expires))
+        el(info, "senderName", issuer.sender_name)
+        if chinese:
+            where = f"北纬 {finding.lat:.5f}，东经 {finding.lon:.5f}"
+            headline = ("误报解除：" if msg_type == "Cancel" else "") + f"{ZH_EVENT[finding.kind]}（{where}）"
+            description = (
+                f"{ZH_EVENT[finding.kind]}，位置{where}（半径 {finding.radius_m:.0f} 米），"
+                f"置信度 {finding.confidence:.0%}，首次发现于 {cap_time(finding.first_seen)}。"
+            )
+        else:
+            headline = ("False alarm: " if msg_type == "Cancel" else "") + (
+                f"{event} at {finding.lat:.5f}, {finding.lon:.5f}"
+            )
+            description = finding.description
+        el(info, "headline", headline)
+        el(info, "description", description)
+        for name, value in {"confidence": f"{finding.confidence:.2f}", **finding.parameters}.items():
+            p = el(info, "parameter")
+            el(p, "valueName", name)
+            el(p, "value", value)
+        if finding.evidence_uri:
+            r = el(info, "resource")
+            el(
+                r,
+                "resourceDesc",
+                "现场证据图像（检测框标注）" if chinese else "evidence image (frame with the detection boxed)",
+            )
+            el(r, "mimeType", "image/jpeg")
+            el(r, "uri", finding.evidence_uri)
+        area = el(info, "area")
+        el(area, "areaDesc", finding.area_desc)
+        el(area, "circle", f"{finding.lat:.6f},{finding.lon:.6f} {finding.radius_m / 1000:.3f}")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(alert, encoding="unicode")
 
 
@@ -188,6 +218,16 @@ class InboundCap:
 
 def _event_kind(category: str, event: str) -> str | None:
     text = event.lower()
+    if "smoke" in text or "烟" in text:
+        return "smoke"
+    if "火" in text:
+        return "fire"
+    if "内涝" in text or "积水" in text:
+        return "flood"
+    if "危化" in text or "泄漏" in text:
+        return "hazmat"
+    if "违停" in text or "停车" in text:
+        return "illegal_parking"
     if "smoke" in text:
         return "smoke"
     if category == "Fire" or "fire" in text:
@@ -243,7 +283,9 @@ def parse_cap(text: str | bytes) -> InboundCap:
         raise CapError(f"status {status}: only Actual and Exercise alerts launch drones")
     if msg_type not in ("Alert", "Update"):
         raise CapError(f"msgType {msg_type}: Alert or Update (a sortie already flying is aborted through its API)")
-    info = root.find("c:info", ns)
+    blocks = root.findall("c:info", ns)
+    english = [b for b in blocks if (b.findtext("c:language", default="en-US", namespaces=ns) or "").startswith("en")]
+    info = (english or blocks or [None])[0]
     if info is None:
         raise CapError("<info> is missing")
     category, event = need(info, "c:category"), need(info, "c:event")

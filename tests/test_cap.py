@@ -131,3 +131,25 @@ def test_a_doctype_in_utf16_is_refused_as_well() -> None:
         parse_cap(bomb.encode("utf-16"))
     plain = '<?xml version="1.0" encoding="UTF-16"?>' + body
     assert parse_cap(plain.encode("utf-16")).kind == "fire", "UTF-16 itself is fine"
+
+
+def test_every_alert_speaks_chinese_too_and_chinese_alerts_are_read(schema: etree.XMLSchema) -> None:
+    """A zh-CN <info> block beside the en-US one (what a GB/T 35965.1 platform reads), valid
+    against the schema; an inbound alert written only in Chinese is understood."""
+    ident = cap_identifier(Issuer(), T, 1)
+    doc = etree.fromstring(cap_alert(_finding("smoke"), ident, T).encode())
+    schema.assertValid(doc)
+    blocks = {i.findtext("cap:language", namespaces=NS): i for i in doc.findall("cap:info", NS)}
+    assert set(blocks) == {"en-US", "zh-CN"}
+    zh = blocks["zh-CN"]
+    assert zh.findtext("cap:event", namespaces=NS) == "无人机巡查发现烟雾"
+    assert "北纬 22.58400" in zh.findtext("cap:headline", namespaces=NS)
+    assert "置信度 83%" in zh.findtext("cap:description", namespaces=NS)
+    assert zh.findtext("cap:area/cap:circle", namespaces=NS) == blocks["en-US"].findtext(
+        "cap:area/cap:circle", namespaces=NS
+    )
+    only_zh = cap_alert(_finding("fire"), cap_identifier(Issuer(), T, 2), T, languages=("zh-CN",))
+    read = parse_cap(only_zh.replace("无人机巡查发现火情", "塘朗山森林火情"))
+    assert read.kind == "fire" and read.headline.startswith("塘朗山森林火情")
+    with pytest.raises(CapError, match="languages"):
+        cap_alert(_finding(), ident, T, languages=("fr-FR",))
