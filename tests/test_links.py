@@ -198,26 +198,28 @@ def test_a_udpin_link_answers_only_the_vehicle_it_first_heard() -> None:
     from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
     from tests.conftest import free_udp_base
+    from tests.simbus import eventually
 
     port = free_udp_base(1)
 
     def endpoint() -> tuple[socket.socket, mavlink2.MAVLink]:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind(("127.0.0.1", 0))
-        s.settimeout(0.05)
+        s.setblocking(False)  # read on the event loop: never wait there
         return s, mavlink2.MAVLink(None, srcSystem=1, srcComponent=1)
 
     def heartbeat(mav: mavlink2.MAVLink) -> bytes:
         return bytes(mav.heartbeat_encode(2, 3, 0, 0, 3).pack(mav))
 
-    def heard(s: socket.socket) -> int:
+    def drained(s: socket.socket) -> int:
+        """Datagrams waiting on the socket, read."""
         n = 0
         while True:
             try:
                 s.recvfrom(4096)
-                n += 1
-            except TimeoutError:
+            except BlockingIOError:
                 return n
+            n += 1
 
     vehicle, vmav = endpoint()
     stranger, smav = endpoint()
@@ -231,10 +233,19 @@ def test_a_udpin_link_answers_only_the_vehicle_it_first_heard() -> None:
                 vehicle.sendto(heartbeat(vmav), ("127.0.0.1", port))
                 stranger.sendto(heartbeat(smav), ("127.0.0.1", port))
                 stranger.sendto(b"\xfd\x09garbage", ("127.0.0.1", port))
-                await asyncio.sleep(0.02)
-            heard(stranger), heard(vehicle)
-            await asyncio.sleep(0.3)  # the link's own heartbeats at 20 Hz: about 6
-            return heard(vehicle), heard(stranger), link.foreign
+                await asyncio.sleep(0)  # the link reads them as they come
+            assert await eventually(lambda: link.foreign >= 40, 5), link.foreign
+            drained(vehicle)
+            answered = 0
+
+            def vehicle_answered() -> bool:  # the link's own heartbeats (20 Hz) keep coming
+                nonlocal answered
+                vehicle.sendto(heartbeat(vmav), ("127.0.0.1", port))
+                answered += drained(vehicle)
+                return answered >= 3
+
+            assert await eventually(vehicle_answered, 5, every=0.02)
+            return answered, drained(stranger), link.foreign
         finally:
             await link.close()
 

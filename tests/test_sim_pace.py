@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
@@ -49,7 +50,8 @@ class _Clock:
     async def run(self, stop: asyncio.Event) -> None:
         last = time.monotonic()
         while not stop.is_set():
-            await asyncio.sleep(0.01)
+            with contextlib.suppress(TimeoutError):  # a tick of the clock, or the stop
+                await asyncio.wait_for(stop.wait(), 0.01)
             now = time.monotonic()
             self.elapsed += (now - last) * min(self.speedup, 10.0)
             last = now
