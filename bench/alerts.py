@@ -49,7 +49,6 @@ from shapely.geometry import Point  # noqa: E402
 from missions.alerting import percentiles  # noqa: E402
 from missions.dispatch import dispatch  # noqa: E402
 from missions.scenario import Scenario, load_scenario  # noqa: E402
-from orchestrator.bus.broker import free_udp_base  # noqa: E402
 from orchestrator.commands.demo import demo_users, simulated_district  # noqa: E402
 from orchestrator.commands.serve import ApiServer  # noqa: E402
 from orchestrator.scheduler.day import SchedulerConfig  # noqa: E402
@@ -134,7 +133,6 @@ async def flown(
         f"sqlite:///{folder / 'db.sqlite'}",
         folder,
         scheduler=config,
-        base_port=free_udp_base(len(scenario.airports)),
     ) as district:
         svc, world = district.service, district.world
         for pid in scenario.patrols:

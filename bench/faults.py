@@ -28,12 +28,9 @@ import os
 import random
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +43,12 @@ import httpx  # noqa: E402
 from missions.bus_access import BusRole  # noqa: E402
 from missions.scenario import load_scenario  # noqa: E402
 from missions.vocabulary import ALERTS_IN_TOPIC, SimControl, findings_topic  # noqa: E402
-from orchestrator.bus.broker import free_tcp_port, free_udp_base  # noqa: E402
 from orchestrator.commands.demo import demo_users, sim_failsafes, simulated_district  # noqa: E402
 from orchestrator.commands.serve import ApiServer  # noqa: E402
 from orchestrator.scheduler.day import SchedulerConfig  # noqa: E402
 from orchestrator.settings import AlertSettings, WebhookTarget  # noqa: E402
 from sim.alert_system import SimAlertSystem  # noqa: E402
+from tests.webhook import WebhookReceiver  # noqa: E402
 
 SPEEDUP = float(os.environ.get("BENCH_FAULTS_SPEEDUP", "30"))
 HOURS = float(os.environ.get("BENCH_FAULTS_HOURS", "2"))
@@ -60,40 +57,6 @@ N_MAVLINK = int(os.environ.get("BENCH_FAULTS_MAVLINK", "10000"))
 LOSS = 0.2
 WEBHOOK_DOWN_S = 3600.0
 SERVED = {"dispatched", "on_scene", "seen", "nothing_seen", "merged"}
-
-
-@dataclass
-class Receiver:
-    """The alert system's webhook: 503 while `down()` says so, then it takes everything."""
-
-    down: Any
-    got: list[dict[str, Any]] = field(default_factory=list)
-    refused: int = 0
-
-    def start(self) -> str:
-        me = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                if me.down():
-                    me.refused += 1
-                    self.send_response(503)
-                else:
-                    me.got.append({"key": self.headers.get("Idempotency-Key"), **json.loads(body)})
-                    self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_tcp_port()), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def junk_mqtt(rng: random.Random) -> bytes:
@@ -219,8 +182,8 @@ async def campaign(folder: Path) -> dict[str, Any]:
         now = clock_box.get("now")
         return now is None or now().timestamp() < start.timestamp() + WEBHOOK_DOWN_S
 
-    receiver = Receiver(webhook_down)
-    hook = receiver.start()
+    receiver = WebhookReceiver(refuse=webhook_down).start()
+    hook = receiver.url
     users = demo_users()
     alerts = AlertSettings(webhooks=[WebhookTarget(url=hook, secret="bench-secret-0123456789")], retry_max_s=120)
     counts: Counter[str] = Counter()
@@ -233,7 +196,6 @@ async def campaign(folder: Path) -> dict[str, Any]:
         scheduler=SchedulerConfig(speedup=SPEEDUP, failsafes=sim_failsafes(scenario, SPEEDUP)),
         alerts=alerts,
         video=True,  # vision on the alert flights: findings, incidents, CAP, webhooks
-        base_port=free_udp_base(len(scenario.airports)),
     ) as district:
         svc, world = district.service, district.world
         clock_box["now"] = svc.clock
@@ -278,7 +240,7 @@ async def campaign(folder: Path) -> dict[str, Any]:
     return result
 
 
-def judge(svc: Any, world: Any, receiver: Receiver, counts: Counter[str], caller: Any) -> dict[str, Any]:
+def judge(svc: Any, world: Any, receiver: WebhookReceiver, counts: Counter[str], caller: Any) -> dict[str, Any]:
     book = svc.store.alerts
     rows = book.alerts(limit=100_000)
     scripted = {c.id for c in caller.calls if c.at <= svc.clock()}
@@ -287,8 +249,9 @@ def judge(svc: Any, world: Any, receiver: Receiver, counts: Counter[str], caller
     unserved = [a for a in rows if a.state == "unserved" and a.source != "api"]
     incidents = book.incidents(limit=100_000)
     # Deliveries: each key once past the receiver (the first arrival counts), in order per incident.
+    got = [{"key": r.headers.get("idempotency-key"), **r.json} for r in receiver.received]
     first: dict[str, dict[str, Any]] = {}
-    for body in receiver.got:
+    for body in got:
         first.setdefault(body["key"], body)
     per_incident: dict[str, list[datetime]] = defaultdict(list)
     for body in first.values():
@@ -313,8 +276,8 @@ def judge(svc: Any, world: Any, receiver: Receiver, counts: Counter[str], caller
         ),
         "webhook order per incident kept": (not out_of_order, f"out of order: {out_of_order or 'none'}"),
         "no event delivered twice past its key": (
-            len(first) == len({b["key"] for b in receiver.got}),
-            f"{len(receiver.got)} POSTs for {len(first)} keys",
+            len(first) == len({b["key"] for b in got}),
+            f"{len(got)} POSTs for {len(first)} keys",
         ),
         "no 5xx": (counts["api_5xx"] == 0, f"{counts['api_calls']} calls, {counts['api_5xx']} 5xx"),
         "anonymous clients refused": (counts["anonymous_let_in"] == 0, f"{counts['anonymous_refused']} refused"),

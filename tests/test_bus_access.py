@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import aiomqtt
@@ -98,6 +99,19 @@ def test_users_are_made_once_and_kept_private(tmp_path: Path) -> None:
         BusUser("dock-a", BusRole.DOCK, "short", "a")
 
 
+def _listener() -> tuple[list[tuple[str, bytes]], asyncio.Event, Callable[[str, bytes], None]]:
+    """What the service hears, and an event set when the legitimate message (b"real") came."""
+    got: list[tuple[str, bytes]] = []
+    second = asyncio.Event()
+
+    def on(topic: str, payload: bytes) -> None:
+        got.append((topic, payload))
+        if payload == b"real":
+            second.set()
+
+    return got, second, on
+
+
 async def _connect(address: BrokerAddress, identifier: str, clean: bool = True) -> aiomqtt.Client:
     client = aiomqtt.Client(**address.client_options(), identifier=identifier, clean_session=clean, timeout=5)
     await client.__aenter__()
@@ -112,13 +126,7 @@ def test_the_embedded_broker_refuses_strangers_and_forgeries() -> None:
         address = await broker.start()
         as_role = lambda role: login(address, users, role)  # noqa: E731
         dock_xili = address.login("dock-xili", user_for(users, BusRole.DOCK, "xili").password)
-        got: list[tuple[str, bytes]] = []
-        second = asyncio.Event()
-
-        def on(topic: str, payload: bytes) -> None:
-            got.append((topic, payload))
-            if payload == b"real":
-                second.set()
+        got, second, on = _listener()
 
         service = BusClient(as_role(BusRole.ORCHESTRATOR), "dronepatrol-orchestrator")
         service.subscribe("dronepatrol/v1/#", on)
@@ -243,13 +251,7 @@ def test_mosquitto_with_our_passwords_acl_and_tls(tmp_path: Path, monkeypatch: p
     tls = BrokerAddress("127.0.0.1", broker.port, tls=True, ca_file=str(ca))
 
     async def run() -> None:
-        got: list[tuple[str, bytes]] = []
-        second = asyncio.Event()
-
-        def on(topic: str, payload: bytes) -> None:
-            got.append((topic, payload))
-            if payload == b"real":
-                second.set()
+        got, second, on = _listener()
 
         with pytest.raises(aiomqtt.MqttError):
             await _connect(tls, "anonymous")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,9 +26,14 @@ class Received:
 
 
 class WebhookReceiver:
-    def __init__(self, port: int | None = None) -> None:
+    """`refuse`, when given, is asked on every POST: while it says so the receiver answers
+    503 (an alert system that is down) and counts it in `refused`."""
+
+    def __init__(self, port: int | None = None, refuse: Callable[[], bool] | None = None) -> None:
         self.port = port or free_tcp_port()
         self.received: list[Received] = []
+        self.refuse = refuse
+        self.refused = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -36,14 +42,18 @@ class WebhookReceiver:
         return f"http://127.0.0.1:{self.port}/alerts"
 
     def start(self) -> WebhookReceiver:
-        received = self.received
+        me = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length).decode()
-                received.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(204)
+                if me.refuse is not None and me.refuse():
+                    me.refused += 1
+                    self.send_response(503)
+                else:
+                    me.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
+                    self.send_response(204)
                 self.end_headers()
 
             def log_message(self, *args: object) -> None:

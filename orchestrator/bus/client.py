@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import aiomqtt
 
-from missions.bus_access import BrokerAddress
+from missions.bus_access import BrokerAddress, covers
 
 log = logging.getLogger("dronepatrol.bus")
 
@@ -44,14 +44,8 @@ def check_topic(topic: str) -> str:
 
 
 def topic_matches(pattern: str, topic: str) -> bool:
-    """MQTT wildcard match: `+` one level, `#` the rest."""
-    p, t = pattern.split("/"), topic.split("/")
-    for i, part in enumerate(p):
-        if part == "#":
-            return True
-        if i >= len(t) or (part != "+" and part != t[i]):
-            return False
-    return len(p) == len(t)
+    """MQTT wildcard match: `+` one level, `#` the rest (the broker's own rule for grants)."""
+    return covers(pattern, topic)
 
 
 @dataclass

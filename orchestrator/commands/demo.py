@@ -101,7 +101,7 @@ async def simulated_district(
     *,
     mqtt: str | None = None,
     host: str = "127.0.0.1",
-    base_port: int = 14560,
+    base_port: int | None = None,
     seed: int = 0,
     airports: list[str] | None = None,
     scheduler: SchedulerConfig | None = None,
@@ -126,6 +126,8 @@ async def simulated_district(
         address = await broker.start()
     else:
         address = BrokerAddress.parse(mqtt)
+    if base_port is None:  # free ports, found now: never a fixed one another run may hold
+        base_port = free_udp_base(len(airports or scenario.airports), host=host)
     world = SimWorld(scenario, start, speedup=speedup, seed=seed, host=host, base_port=base_port, airports=airports)
     server = MjpegServer(host, token=secrets.token_urlsafe(16)) if video else None
     cameras = VideoService(world, server, fps=5) if server is not None else None
@@ -198,7 +200,7 @@ async def run_demo(scenario: Scenario, opts: DemoOptions, stop: asyncio.Event | 
         host=opts.host,
         seed=opts.seed,
         video=True,
-        base_port=opts.base_port or free_udp_base(len(scenario.airports), host=opts.host),
+        base_port=opts.base_port,
     ) as district:
         service, store = district.service, district.store
         set_log_clock(service.clock)  # the log speaks the day's (simulated) time, wall time beside it
