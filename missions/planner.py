@@ -25,6 +25,7 @@ from missions.occurrences import Occurrence, expand
 from missions.patrols import Patrol, PatrolKind, WorkPath, work_path
 from missions.scenario.model import Scenario
 from missions.sorties import NotFlyable, Sortie, SortiePlan, plan_exchange, plan_sorties
+from missions.terrain import Ground
 from missions.weather import Forecast
 
 CANDIDATE_AIRPORTS = 4
@@ -50,14 +51,16 @@ class ScheduledSortie:
     cause: str
     emergency: bool = False
 
-    def path(self) -> list[PathPoint]:
-        """The flight as timed 4-D points (each hold gives an arrival and a departure point)."""
+    def path(self, ground: Ground | None = None, pad_amsl: float = 0.0) -> list[PathPoint]:
+        """The flight as timed 4-D points (each hold gives an arrival and a departure
+        point), heights above the ground (above the pad where there is no terrain)."""
         out: list[PathPoint] = []
         prof = self.sortie.profile
         for wp, arr, dep in zip(self.sortie.waypoints, prof.arrive_s, prof.depart_s, strict=True):
-            out.append(PathPoint(wp.xy[0], wp.xy[1], wp.alt_m, self.launch_at + timedelta(seconds=arr)))
+            alt = wp.alt_m if ground is None else wp.alt_m + pad_amsl - ground.height(wp.xy)
+            out.append(PathPoint(wp.xy[0], wp.xy[1], alt, self.launch_at + timedelta(seconds=arr)))
             if dep > arr:
-                out.append(PathPoint(wp.xy[0], wp.xy[1], wp.alt_m, self.launch_at + timedelta(seconds=dep)))
+                out.append(PathPoint(wp.xy[0], wp.xy[1], alt, self.launch_at + timedelta(seconds=dep)))
         return out
 
 
@@ -139,7 +142,10 @@ class _JobBuilder:
         options: list[Option] = []
         for ap in candidates:
             work = self.work(p, ap.drone)
-            hit = self._cached((p.id, ap.id, blocked, wind), partial(plan_sorties, p.id, work, ap, router, wind))
+            hit = self._cached(
+                (p.id, ap.id, blocked, wind),
+                partial(plan_sorties, p.id, work, ap, router, wind, self.sc.ground, self.sc.band),
+            )
             if isinstance(hit, str):
                 reasons.append(hit)
                 continue
@@ -150,7 +156,8 @@ class _JobBuilder:
             for a, b in itertools.combinations(candidates, 2):
                 work = self.work(p, a.drone)
                 hit = self._cached(
-                    (p.id, a.id, b.id, blocked, wind), partial(plan_exchange, p.id, work, a, b, router, wind)
+                    (p.id, a.id, b.id, blocked, wind),
+                    partial(plan_exchange, p.id, work, a, b, router, wind, self.sc.ground, self.sc.band),
                 )
                 if isinstance(hit, SortiePlan):
                     option = _option(hit, self.sc)
@@ -227,7 +234,8 @@ def _holds(scenario: Scenario, forecast: Forecast, t0: datetime) -> HoldCheck:
 
 
 def check_sortie(scenario: Scenario, s: ScheduledSortie) -> list[Violation]:
-    return scenario.airspace.check_path(s.path(), scenario.approvals, emergency=s.emergency)
+    path = s.path(scenario.ground, scenario.airports[s.airport_id].elevation_m)
+    return scenario.airspace.check_path(path, scenario.approvals, emergency=s.emergency)
 
 
 def plan_day(scenario: Scenario, start: datetime, hours: float = 24.0, forecast: Forecast | None = None) -> DayPlan:

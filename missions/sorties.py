@@ -14,18 +14,25 @@ import itertools
 import math
 from dataclasses import dataclass
 
+from missions.clearance import Band, Heights, OffTerrain, TooSteep
 from missions.energy import hover_energy_wh
 from missions.fleet import Airport
 from missions.flight import SPOOL_S, Profile, Role, Waypoint, leg_cost, profile
 from missions.geo import XY
 from missions.patrols import WorkPath, WorkPoint
 from missions.routing import Router, Unreachable
+from missions.terrain import Ground
 
 MAX_SORTIES = 8
 """A patrol needing more sorties than this from one airport is not worth flying from it."""
 
 MIN_PROGRESS_M = 50.0
 """A sortie that cannot advance this far along the work path is not worth launching."""
+
+
+BISECTIONS = 12
+"""Halvings to find where on a leg a sortie must turn home: 1/4096 of the leg, under a
+metre on the longest work lines."""
 
 
 class NotFlyable(Exception):
@@ -80,15 +87,22 @@ def _lerp(a: WorkPoint, b: WorkPoint, f: float) -> WorkPoint:
     )
 
 
-def _wp(p: WorkPoint) -> Waypoint:
-    return Waypoint(p.xy, p.alt_m, p.speed_ms, Role.WORK, p.hold_s, p.roi)
-
-
 class _Planner:
-    """Greedy sortie builder for one (patrol, airport, free space, wind)."""
+    """Greedy sortie builder for one (patrol, airport, free space, wind).
 
-    def __init__(self, airport: Airport, router: Router, wind: XY) -> None:
+    Heights: a patrol asks for a height above the ground (`WorkPoint.alt_m`), transit
+    flies `transit_alt_m` above the ground, and waypoints carry heights above the
+    take-off pad. Over a terrain model every leg is fitted to the ground (`fit_leg`),
+    and its time and energy include the climbs; with no model the ground is level
+    with the pad, as before.
+    """
+
+    def __init__(
+        self, airport: Airport, router: Router, wind: XY, ground: Ground | None = None, band: Band | None = None
+    ) -> None:
         self.airport = airport
+        self.heights = Heights(ground, band or Band(), airport.elevation_m, airport.xy)
+        self._legs: dict[tuple[Waypoint, Waypoint], tuple[list[Waypoint], float, float]] = {}
         self.drone = airport.drone
         self.dock = airport.dock
         self.router = router
@@ -99,10 +113,50 @@ class _Planner:
         usable_wh = (self.start_soc - self.drone.reserve) * self.drone.battery_wh - spool_wh
         self.budget_wh = usable_wh / (1.0 + self.drone.energy_margin)
         pad = airport.xy
-        alt = self.drone.transit_alt_m
         self.pad0 = Waypoint(pad, 0.0, self.drone.climb_rate_ms, Role.PAD)
-        self.pad_up = Waypoint(pad, alt, self.drone.cruise_speed_ms, Role.PAD)
+        self.pad_up = Waypoint(pad, self.over_pad(airport), self.drone.cruise_speed_ms, Role.PAD)
         self._ret_cache: dict[tuple[XY, float, str], tuple[list[Waypoint], float, float]] = {}
+
+    def lift(self, xy: XY, agl: float) -> float:
+        try:
+            return self.heights.lift(xy, agl)
+        except OffTerrain as exc:
+            raise NotFlyable(f"{self.airport.id}: {exc}") from exc
+
+    def over_pad(self, ap: Airport) -> float:
+        try:
+            return self.heights.over_pad(ap.xy, ap.elevation_m, self.drone.transit_alt_m)
+        except OffTerrain as exc:
+            raise NotFlyable(f"{self.airport.id}: {exc}") from exc
+
+    def _wp(self, p: WorkPoint) -> Waypoint:
+        return Waypoint(p.xy, self.lift(p.xy, p.alt_m), p.speed_ms, Role.WORK, p.hold_s, p.roi)
+
+    def leg(self, a: Waypoint, b: Waypoint) -> tuple[list[Waypoint], float, float]:
+        """Waypoints to add between a and b to keep inside the band over the ground,
+        with the (seconds, Wh) of the whole leg from a to b."""
+        hit = self._legs.get((a, b))
+        if hit is not None:
+            return hit
+        try:
+            extra = self.heights.between(a, b)
+        except (TooSteep, OffTerrain) as exc:
+            raise NotFlyable(f"{self.airport.id}: {exc}") from exc
+        s = wh = 0.0
+        for p, q in itertools.pairwise([a, *extra, b]):
+            ds, dwh, _ = leg_cost(self.drone, p, q, self.wind)
+            s, wh = s + ds, wh + dwh
+        out = (extra, s, wh)
+        self._legs[(a, b)] = out
+        return out
+
+    def chain(self, wps: list[Waypoint]) -> list[Waypoint]:
+        """The waypoints with every leg fitted to the ground."""
+        out = wps[:1]
+        for a, b in itertools.pairwise(wps):
+            out += self.leg(a, b)[0]
+            out.append(b)
+        return out
 
     def _transit(self, a: XY, b: XY) -> list[XY]:
         try:
@@ -112,8 +166,8 @@ class _Planner:
 
     def outbound(self, p: WorkPoint) -> list[Waypoint]:
         alt, cruise = self.drone.transit_alt_m, self.drone.cruise_speed_ms
-        mids = [Waypoint(q, alt, cruise, Role.TRANSIT) for q in self._transit(self.airport.xy, p.xy)]
-        return [self.pad0, self.pad_up, *mids, _wp(p)]
+        mids = [Waypoint(q, self.lift(q, alt), cruise, Role.TRANSIT) for q in self._transit(self.airport.xy, p.xy)]
+        return self.chain([self.pad0, self.pad_up, *mids, self._wp(p)])
 
     def home(self, p: WorkPoint, dest: Airport | None = None) -> tuple[list[Waypoint], float, float]:
         """Waypoints after p onto a pad (this airport's by default), with their (seconds, Wh)."""
@@ -123,18 +177,18 @@ class _Planner:
         if hit is not None:
             return hit
         alt, cruise = self.drone.transit_alt_m, self.drone.cruise_speed_ms
-        mids = [Waypoint(q, alt, cruise, Role.TRANSIT) for q in self._transit(p.xy, dest.xy)]
-        pad_hi = Waypoint(dest.xy, alt, cruise, Role.TRANSIT)
-        pad_down = Waypoint(dest.xy, 0.0, self.drone.descent_rate_ms, Role.PAD)
-        wps = [*mids, pad_hi, pad_down]
-        s, wh = self.cost([_wp(p), *wps])
+        mids = [Waypoint(q, self.lift(q, alt), cruise, Role.TRANSIT) for q in self._transit(p.xy, dest.xy)]
+        pad_hi = Waypoint(dest.xy, self.over_pad(dest), cruise, Role.TRANSIT)
+        pad_down = Waypoint(dest.xy, dest.elevation_m - self.airport.elevation_m, self.drone.descent_rate_ms, Role.PAD)
+        wps = self.chain([self._wp(p), *mids, pad_hi, pad_down])[1:]
+        s, wh = self.cost([self._wp(p), *wps])
         self._ret_cache[key] = (wps, s, wh)
         return wps, s, wh
 
     def one_way(self, work: WorkPath, dest: Airport) -> list[Waypoint]:
         """The whole work path in one flight from this airport to another's pad."""
         pts = list(work.points)
-        wps = self.outbound(pts[0]) + [_wp(p) for p in pts[1:]]
+        wps = self.chain(self.outbound(pts[0]) + [self._wp(p) for p in pts[1:]])
         back, _, _ = self.home(pts[-1], dest)
         wps += back
         s, wh = self.cost(wps)
@@ -145,7 +199,7 @@ class _Planner:
     def cost(self, wps: list[Waypoint]) -> tuple[float, float]:
         s = wh = 0.0
         for a, b in itertools.pairwise(wps):
-            ds, dwh, _ = leg_cost(self.drone, a, b, self.wind)
+            _, ds, dwh = self.leg(a, b)
             s += ds
             wh += dwh
         return s, wh
@@ -179,10 +233,11 @@ class _Planner:
                     finished = True
                     break
                 nxt = pts[i + 1]
-                ls, lwh, _ = leg_cost(self.drone, wps[-1], _wp(nxt), self.wind)
+                extra, ls, lwh = self.leg(wps[-1], self._wp(nxt))
                 _, rs, rwh = self.home(nxt)
                 if self.fits(s + ls + rs, wh + lwh + rwh):
-                    wps.append(_wp(nxt))
+                    wps += extra
+                    wps.append(self._wp(nxt))
                     s, wh = s + ls, wh + lwh
                     done_len += lengths[i] * (1.0 - self._frac_on(cur, pts[i], lengths[i]))
                     i, cur = i + 1, nxt
@@ -191,10 +246,10 @@ class _Planner:
                     raise NotFlyable(f"the patrol does not fit one sortie from {self.airport.id}")
                 base = self._frac_on(cur, pts[i], lengths[i])
                 lo, hi = base, 1.0
-                for _ in range(18):
+                for _ in range(BISECTIONS):
                     mid = (lo + hi) / 2
                     q = _lerp(pts[i], nxt, mid)
-                    ls, lwh, _ = leg_cost(self.drone, wps[-1], _wp(q), self.wind)
+                    _, ls, lwh = self.leg(wps[-1], self._wp(q))
                     _, rs, rwh = self.home(q)
                     if self.fits(s + ls + rs, wh + lwh + rwh):
                         lo = mid
@@ -202,8 +257,9 @@ class _Planner:
                         hi = mid
                 if (lo - base) * lengths[i] >= 1.0:
                     q = _lerp(pts[i], nxt, lo)
-                    ls, lwh, _ = leg_cost(self.drone, wps[-1], _wp(q), self.wind)
-                    wps.append(_wp(q))
+                    extra, ls, lwh = self.leg(wps[-1], self._wp(q))
+                    wps += extra
+                    wps.append(self._wp(q))
                     s, wh = s + ls, wh + lwh
                     done_len += (lo - base) * lengths[i]
                     cur = q
@@ -217,6 +273,18 @@ class _Planner:
             if finished:
                 return flights
 
+    def check(self, wps: list[Waypoint]) -> None:
+        """The planner's last look at a fitted flight, at twice the fitting's resolution."""
+        breach = self.heights.breach(wps)
+        if breach is not None and self.heights.ground is not None:
+            lon, lat = self.heights.ground.frame.to_lonlat(*breach[1])
+            band = self.heights.band
+            raise NotFlyable(
+                f"{self.airport.id}: the ground near {lat:.5f}, {lon:.5f} is too steep to keep both "
+                f"{band.clearance_m:.0f} m above it and under the {band.ceiling_m:.0f} m ceiling "
+                f"(off by {breach[0]:.0f} m)"
+            )
+
     @staticmethod
     def _frac_on(cur: WorkPoint, a: WorkPoint, length: float) -> float:
         return math.dist(a.xy, cur.xy) / length if length > 0 else 1.0
@@ -229,6 +297,7 @@ class _Planner:
     ) -> tuple[Sortie, ...]:
         out: list[Sortie] = []
         for n, (wps, share) in enumerate(flights, start=1):
+            self.check(wps)
             prof = profile(self.drone, self.dock, tuple(wps), self.wind)
             land_soc = self.start_soc - prof.total_wh / self.drone.battery_wh
             out.append(
@@ -248,9 +317,17 @@ class _Planner:
         return tuple(out)
 
 
-def plan_sorties(patrol_id: str, work: WorkPath, airport: Airport, router: Router, wind: XY) -> SortiePlan:
+def plan_sorties(
+    patrol_id: str,
+    work: WorkPath,
+    airport: Airport,
+    router: Router,
+    wind: XY,
+    ground: Ground | None = None,
+    band: Band | None = None,
+) -> SortiePlan:
     """The best out-and-back sortie plan for a patrol from an airport; NotFlyable if none."""
-    planner = _Planner(airport, router, wind)
+    planner = _Planner(airport, router, wind, ground, band)
     candidates: list[tuple[tuple[int, float], list[tuple[list[Waypoint], tuple[float, float]]]]] = []
     errors: list[str] = []
     reversed_work = WorkPath(tuple(reversed(work.points)), work.divisible, work.sweep)
@@ -268,7 +345,16 @@ def plan_sorties(patrol_id: str, work: WorkPath, airport: Airport, router: Route
     return SortiePlan(patrol_id, airport.id, planner.to_sorties(patrol_id, best))
 
 
-def plan_exchange(patrol_id: str, work: WorkPath, a: Airport, b: Airport, router: Router, wind: XY) -> SortiePlan:
+def plan_exchange(
+    patrol_id: str,
+    work: WorkPath,
+    a: Airport,
+    b: Airport,
+    router: Router,
+    wind: XY,
+    ground: Ground | None = None,
+    band: Band | None = None,
+) -> SortiePlan:
     """Dock-to-dock: a's drone flies the path to b while b's drone flies it back to a.
 
     Each dock holds one drone, so a drone may land at another airport only when that
@@ -281,7 +367,7 @@ def plan_exchange(patrol_id: str, work: WorkPath, a: Airport, b: Airport, router
     if a.drone != b.drone or a.dock != b.dock:
         raise NotFlyable(f"{a.id} and {b.id} fly different drones or docks")
     reversed_work = WorkPath(tuple(reversed(work.points)), True, work.sweep)
-    pa, pb = _Planner(a, router, wind), _Planner(b, router, wind)
+    pa, pb = _Planner(a, router, wind, ground, band), _Planner(b, router, wind, ground, band)
     there = pa.to_sorties(patrol_id, [(pa.one_way(work, b), (0.0, 1.0))], land=b)
     back = pb.to_sorties(patrol_id, [(pb.one_way(reversed_work, a), (0.0, 1.0))], land=a)
     pair = (dataclasses.replace(there[0], number=1, of=2), dataclasses.replace(back[0], number=2, of=2))

@@ -6,6 +6,7 @@ Commands:
   coverage   the share of the district reached within N minutes, with a map
   sim        the simulated drones (MAVLink on UDP) and docks (MQTT), until stopped
   vision     the detector: train, eval, detect on images, run the pipeline on a stream
+  terrain    the ground under the flights: import a DEM into a scenario, show the model
   demo       the simulated district end to end: simulator, service and API in one process
   serve      the service (scheduler, fleet, API) against the drones and broker in --config
 
@@ -150,6 +151,9 @@ def _parser() -> argparse.ArgumentParser:
     from orchestrator.commands.vision import add_parser as add_vision_parser
 
     add_vision_parser(sub, scenario_arg)
+    from orchestrator.commands.terrain import add_parser as add_terrain_parser
+
+    add_terrain_parser(sub, scenario_arg)
 
     sp = sub.add_parser("demo", help="run the simulated district end to end: sim, service, API")
     scenario_arg(sp)
@@ -412,6 +416,12 @@ def cmd_vision(args: argparse.Namespace, settings: Settings) -> int:
     return run(args, settings)
 
 
+def cmd_terrain(args: argparse.Namespace, settings: Settings) -> int:
+    from orchestrator.commands.terrain import cmd_terrain as run
+
+    return run(args, getattr(args, "scenario", None) or settings.scenario)
+
+
 COMMANDS = {
     "plan": cmd_plan,
     "dispatch": cmd_dispatch,
@@ -422,6 +432,7 @@ COMMANDS = {
     "commission": cmd_commission,
     "sim": cmd_sim,
     "vision": cmd_vision,
+    "terrain": cmd_terrain,
 }
 
 

@@ -85,6 +85,7 @@ class SimWorld:
                 soc=ap.dock.launch_soc,
                 frame=self.scenario.frame,
             )
+            copter.ground = self.scenario.ground
             # A ground station sharing the CPU needs wall time to answer: at a high speed-up
             # the mission protocol's re-asks are spaced at least 0.2 s of wall time apart.
             copter.missions.retry_s = max(copter.missions.retry_s, 0.2 * self.speedup)

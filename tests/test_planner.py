@@ -60,7 +60,8 @@ def test_each_dock_holds_one_drone_at_a_time(scenario: Scenario, day: DayPlan) -
 def test_no_sortie_breaks_airspace_rules_or_lands_below_reserve(scenario: Scenario, day: DayPlan) -> None:
     for s in day.sorties:
         assert check_sortie(scenario, s) == []
-        assert max(p.alt_m for p in s.path()) <= scenario.airspace.ceiling_m
+        pad = scenario.airports[s.airport_id].elevation_m
+        assert max(p.alt_m for p in s.path(scenario.ground, pad)) <= scenario.airspace.ceiling_m
         assert s.sortie.land_soc >= scenario.airports[s.airport_id].drone.reserve - 1e-9
 
 

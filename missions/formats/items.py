@@ -107,12 +107,20 @@ def renumber(items: list[MissionItem]) -> list[MissionItem]:
 def sortie_items(
     sortie: Sortie, frame: LocalFrame, home_lon: float, home_lat: float, home_amsl: float
 ) -> list[MissionItem]:
-    """The mission an ArduCopter flies for a sortie, item 0 = home on the dock pad."""
+    """The mission an ArduCopter flies for a sortie, item 0 = home on the dock pad.
+
+    Heights go out above mean sea level (GLOBAL frame, QGroundControl's AltitudeMode 2):
+    the planner has fitted every leg to the terrain, so the autopilot needs no terrain
+    data of its own, and the independent check (`missions.terrain_check`) reads the same
+    numbers the drone flies. Relative heights would depend on where home was set;
+    terrain-frame items would need the drone to hold terrain tiles, and ArduCopter
+    abandons a terrain mission for RTL when it lacks them.
+    """
     items: list[MissionItem] = [MissionItem(0, Frame.GLOBAL, Cmd.NAV_WAYPOINT, x=home_lat, y=home_lon, z=home_amsl)]
-    rel = Frame.GLOBAL_RELATIVE_ALT
+    amsl = Frame.GLOBAL
     wps = sortie.waypoints
     first_air = next(w for w in wps if w.alt_m > 0)
-    items.append(MissionItem(0, rel, Cmd.NAV_TAKEOFF, x=home_lat, y=home_lon, z=first_air.alt_m))
+    items.append(MissionItem(0, amsl, Cmd.NAV_TAKEOFF, x=home_lat, y=home_lon, z=first_air.alt_m + home_amsl))
     speed: float | None = None
     roi_on = False
     for w in wps[1:]:
@@ -129,12 +137,12 @@ def sortie_items(
             items.append(MissionItem(0, Frame.MISSION, Cmd.DO_SET_ROI_NONE))
             roi_on = False
         lon, lat = frame.to_lonlat(*w.xy)
-        items.append(MissionItem(0, rel, Cmd.NAV_WAYPOINT, w.hold_s, x=lat, y=lon, z=w.alt_m))
+        items.append(MissionItem(0, amsl, Cmd.NAV_WAYPOINT, w.hold_s, x=lat, y=lon, z=w.alt_m + home_amsl))
     if roi_on:
         items.append(MissionItem(0, Frame.MISSION, Cmd.DO_SET_ROI_NONE))
     if sortie.land_airport_id == sortie.airport_id:
-        items.append(MissionItem(0, rel, Cmd.NAV_RETURN_TO_LAUNCH))
+        items.append(MissionItem(0, Frame.GLOBAL_RELATIVE_ALT, Cmd.NAV_RETURN_TO_LAUNCH))
     else:
         lon, lat = frame.to_lonlat(*wps[-1].xy)
-        items.append(MissionItem(0, rel, Cmd.NAV_LAND, x=lat, y=lon, z=0.0))
+        items.append(MissionItem(0, amsl, Cmd.NAV_LAND, x=lat, y=lon, z=wps[-1].alt_m + home_amsl))
     return renumber(items)

@@ -91,7 +91,7 @@ def dumps(plan: Plan) -> str:
         "mission": {
             "cruiseSpeed": _num(plan.cruise_speed),
             "firmwareType": plan.firmware,
-            "globalPlanAltitudeMode": 1,
+            "globalPlanAltitudeMode": 2,
             "hoverSpeed": _num(plan.hover_speed),
             "items": items,
             "plannedHomePosition": list(plan.home),

@@ -29,6 +29,7 @@ from missions.patrols import CronRule, Patrol, PatrolKind, PatrolRule, PointMode
 from missions.recurrence import Cron, RecurrenceError, Season
 from missions.scenario import spec
 from missions.scenario.model import Scenario
+from missions.terrain import DemGrid, Ground, Hill, Relief, Terrain
 from missions.timewindow import TimeWindow
 from missions.vocabulary import SIM_FAULTS
 from missions.weather import HourlyNorm, Warning, WeatherEvent, WeatherScript
@@ -365,6 +366,44 @@ def _incidents(path: Path | None, frame: LocalFrame, tz: timezone, area: BaseGeo
     return Incidents(fires, vehicles, tuple(zones), confusers, tuple(detection), alerts)
 
 
+PAD_BURIED_M = 10.0
+"""A pad this far below the terrain model's ground is a mistake in one of them."""
+
+
+def read_terrain(path: Path) -> Terrain:
+    """A relief YAML or a DEM .npz, as the scenario's `terrain:` names it."""
+    if path.suffix == ".npz":
+        try:
+            return DemGrid.load(path)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ScenarioError(f"cannot read the DEM: {exc}", file=str(path)) from None
+    r = _validate(spec.ReliefSpec, _read_yaml(path), path)
+    hills = tuple(Hill(h.name, h.lon, h.lat, h.summit_m, h.along_m, h.across_m, h.axis_deg, h.source) for h in r.hills)
+    return Relief(hills, r.base_m, r.name, r.spacing_m)
+
+
+def _ground(
+    terrain: Terrain, path: Path, frame: LocalFrame, area: BaseGeometry, airports: dict[str, Airport]
+) -> Ground:
+    x0, y0, x1, y1 = area.bounds
+    margin = 2000.0
+    ground = Ground(terrain, frame, (x0 - margin, y0 - margin, x1 + margin, y1 + margin))
+    edge = [c for part in getattr(area, "geoms", [area]) for c in part.exterior.coords]
+    xs, ys = zip(*edge, strict=True)
+    if bool(any(v != v for v in ground.at(xs, ys))):
+        raise ScenarioError("the terrain model does not cover the operating area", file=str(path))
+    for a in airports.values():
+        g = ground.height(a.xy)
+        if g > a.elevation_m + PAD_BURIED_M:
+            raise ScenarioError(
+                f"the pad's elevation {a.elevation_m:.0f} m is {g - a.elevation_m:.0f} m below the ground "
+                f"there ({terrain.label}): check elevation_m or the terrain",
+                file=str(path),
+                item=f"airport '{a.id}'",
+            )
+    return ground
+
+
 def load_scenario(folder: Path | str | None = None) -> Scenario:
     """Load and validate a scenario folder (or its scenario.yaml); the built-in one by default."""
     path = Path(folder) if folder is not None else BUILTIN_SCENARIO
@@ -422,6 +461,10 @@ def load_scenario(folder: Path | str | None = None) -> Scenario:
         faults.append((_aware(fs.at, tz), fs.airport, fs.fault, fs.value, fs.duration_s))
     weather = _weather(root / s.weather if s.weather else None, tz)
     incidents = _incidents(root / s.incidents if s.incidents else None, frame, tz, operating_xy)
+    ground = None
+    if s.terrain:
+        tpath = root / s.terrain
+        ground = _ground(read_terrain(tpath), tpath, frame, operating_xy, airports)
     return Scenario(
         name=s.name,
         folder=root,
@@ -437,4 +480,6 @@ def load_scenario(folder: Path | str | None = None) -> Scenario:
         outlying=outlying,
         faults=tuple(faults),
         incidents=incidents,
+        ground=ground,
+        clearance_m=s.airspace.clearance_m,
     )

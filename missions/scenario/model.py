@@ -9,11 +9,13 @@ from pathlib import Path
 from shapely.geometry.base import BaseGeometry
 
 from missions.airspace import Airspace, Approval
+from missions.clearance import Band
 from missions.errors import PlanningError
 from missions.fleet import Airport
 from missions.geo import XY, LocalFrame
 from missions.incidents import Incidents
 from missions.patrols import Patrol
+from missions.terrain import Ground
 from missions.weather import WeatherScript
 
 
@@ -38,6 +40,15 @@ class Scenario:
     faults: tuple[tuple[datetime, str, str, float, float], ...] = field(default=())
     """(at, airport, fault, value, duration_s) for the simulator to inject."""
     incidents: Incidents = field(default_factory=lambda: Incidents())
+    ground: Ground | None = None
+    """The terrain on the local grid; None: level ground at every pad (no terrain model)."""
+    clearance_m: float = 30.0
+    """Lowest height above the ground in flight."""
+
+    @property
+    def band(self) -> Band:
+        """Heights a drone may fly above the ground: the clearance up to the ceiling."""
+        return Band(self.clearance_m, self.airspace.ceiling_m)
 
     def day_start(self) -> datetime:
         """Midnight, local time, of the scenario's default day."""

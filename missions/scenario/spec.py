@@ -99,6 +99,7 @@ class ApprovalSpec(Strict):
 
 class AirspaceSpec(Strict):
     ceiling_m: float = Field(120.0, gt=0, le=500)
+    clearance_m: float = Field(30.0, gt=0, le=200, description="Lowest height above the ground in flight")
     zones: str = Field(description="GeoJSON file of zones, relative to the scenario folder")
     approvals: list[ApprovalSpec] = []
 
@@ -195,6 +196,9 @@ class ScenarioSpec(Strict):
     patrols: str
     weather: str | None = None
     incidents: str | None = Field(None, description="YAML of fires, vehicles, no-parking zones and look-alikes")
+    terrain: str | None = Field(
+        None, description="The ground: a relief YAML (approximate) or a DEM .npz from `dronepatrol terrain import`"
+    )
     models: ModelsSpec = ModelsSpec()
     airports: list[AirportSpec] = Field(min_length=1)
     faults: list[FaultSpec] = Field(default=[], description="Faults the simulator injects at given times")
@@ -207,6 +211,24 @@ class ScenarioSpec(Strict):
         if dup:
             raise ValueError(f"duplicate airport ids: {', '.join(sorted(dup))}")
         return v
+
+
+class HillSpec(Strict):
+    name: str
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    summit_m: float = Field(gt=-500, lt=9000)
+    along_m: float = Field(gt=0, le=50_000)
+    across_m: float = Field(gt=0, le=50_000)
+    axis_deg: float = Field(0.0, ge=0, lt=360)
+    source: str = ""
+
+
+class ReliefSpec(Strict):
+    name: str
+    base_m: float = Field(5.0, gt=-500, lt=9000)
+    spacing_m: float = Field(30.0, ge=5, le=500)
+    hills: list[HillSpec] = Field(min_length=1)
 
 
 class ZoneProps(Strict):

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from missions.clearance import Heights
 from missions.dispatch import ON_SCENE_S, Decision, DroneState, DroneStatus, dispatch
 from missions.response import FIRST_LEG, response_flight
 from missions.scenario import Scenario
@@ -120,7 +121,10 @@ class AlertDispatcher:
             decision.at, decision.at, self.scenario.approvals, emergency=True
         )
         home = self.scenario.airspace.router(blocked).route(target, ap.xy)
-        flight = response_flight(ap, self.scenario.frame, choice, home, target, limits=self.fleet.limits_at(ap.id))
+        heights = Heights(self.scenario.ground, self.scenario.band, ap.elevation_m, ap.xy)
+        flight = response_flight(
+            ap, self.scenario.frame, choice, home, target, limits=self.fleet.limits_at(ap.id), heights=heights
+        )
         why = f"for alert {alert.id} ({alert.kind}, priority {alert.priority}): {decision.reason}"
         if state.status is DroneStatus.AIRBORNE:
             sid = next(r.sortie_id for r in self.scheduler.running.values() if r.airport == ap.id)
@@ -143,6 +147,7 @@ class AlertDispatcher:
             max_wind_ms=d.max_wind_ms,
             max_rain_mm_h=d.max_rain_mm_h,
             cruise_ms=d.cruise_speed_ms,
+            flight_params=flight.flight_params,
         )
         eta = choice.eta_s or 0.0
         back_s = home.length_m / d.cruise_speed_ms + 60

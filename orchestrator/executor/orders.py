@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from missions.clearance import Heights, flight_limits
 from missions.formats.items import MissionItem, sortie_items
 from missions.planner import ScheduledSortie
 from missions.scenario import Scenario
@@ -23,6 +24,9 @@ def order_for(scenario: Scenario, scheduled: ScheduledSortie, order_id: str | No
     drone = airport.drone
     items = sortie_items(sortie, scenario.frame, airport.lon, airport.lat, airport.elevation_m)
     first_alt = next((w.alt_m for w in sortie.waypoints if w.alt_m > 0), drone.transit_alt_m)
+    heights = Heights(scenario.ground, scenario.band, airport.elevation_m, airport.xy)
+    wps = sortie.waypoints
+    limits = flight_limits([w.xy for w in wps], [w.alt_m for w in wps], heights, scenario.airspace.ceiling_m)
     return SortieOrder(
         id=order_id or sortie_id(scheduled),
         airport=airport.id,
@@ -34,6 +38,7 @@ def order_for(scenario: Scenario, scheduled: ScheduledSortie, order_id: str | No
         max_rain_mm_h=drone.max_rain_mm_h,
         cruise_ms=drone.cruise_speed_ms,
         land_airport=sortie.land_airport_id,
+        flight_params=limits,
     )
 
 

@@ -76,6 +76,9 @@ class SortieOrder:
     cruise_ms: float = 10.0
     land_airport: str | None = None
     """Where it lands, when not back home (a relocation): that dock closes and charges."""
+    flight_params: dict[str, float] = field(default_factory=dict)
+    """Parameters this flight needs over the ground it crosses (RTL_ALT, FENCE_ALT_MAX:
+    `missions.clearance.flight_limits`), set and verified with the failsafes."""
 
     @property
     def landing_at(self) -> str:
@@ -416,8 +419,8 @@ class SortieRunner:
         if soc < order.needed_pct + order.reserve_pct:
             raise HoldSortie(f"battery {soc:.0f} %, needs {order.needed_pct + order.reserve_pct:.0f} %")
         await self._within(self.link.wait_heartbeat(WALL_CAP_S), 10, "heartbeat")
-        if self.failsafes:
-            await ensure_failsafes(self.link, self.failsafes)
+        if self.failsafes or order.flight_params:
+            await ensure_failsafes(self.link, {**(self.failsafes or {}), **order.flight_params})
         for message, hz in (("GLOBAL_POSITION_INT", 4), ("SYS_STATUS", 1), ("MISSION_CURRENT", 1)):
             await self.link.request_stream(message, hz)
 

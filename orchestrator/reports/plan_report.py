@@ -8,7 +8,8 @@ from missions.planner import DayPlan, ScheduledSortie
 from missions.scenario import Scenario
 
 
-def _sortie_row(s: ScheduledSortie) -> dict[str, Any]:
+def _sortie_row(s: ScheduledSortie, scenario: Scenario) -> dict[str, Any]:
+    pad = scenario.airports[s.airport_id].elevation_m
     return {
         "occurrence": s.occurrence,
         "patrol": s.patrol_id,
@@ -22,20 +23,40 @@ def _sortie_row(s: ScheduledSortie) -> dict[str, Any]:
         "minutes": round(s.sortie.duration_s / 60, 1),
         "battery_at_landing": round(s.sortie.land_soc, 3),
         "energy_wh": round(s.sortie.profile.total_wh, 1),
+        "highest_amsl_m": round(max(w.alt_m for w in s.sortie.waypoints) + pad, 1),
         "work_share": [round(s.sortie.work_share[0], 3), round(s.sortie.work_share[1], 3)],
         "cause": s.cause,
     }
 
 
+def terrain_json(scenario: Scenario) -> dict[str, Any]:
+    """What the heights of a plan stand on: the terrain model, and whether it is approximate."""
+    g = scenario.ground
+    return {
+        "source": g.label if g else "none: level ground at each pad",
+        "approximate": g.approximate if g else True,
+        "clearance_m": scenario.clearance_m,
+        "ceiling_m": scenario.airspace.ceiling_m,
+        "heights": "above mean sea level (MAVLink GLOBAL frame)",
+    }
+
+
+def terrain_line(scenario: Scenario) -> str:
+    t = terrain_json(scenario)
+    warn = "APPROXIMATE " if t["approximate"] else ""
+    return f"Heights: {t['clearance_m']:.0f}-{t['ceiling_m']:.0f} m above the ground, over {warn}terrain: {t['source']}"
+
+
 def plan_json(scenario: Scenario, plan: DayPlan) -> dict[str, Any]:
     return {
         "scenario": scenario.name,
+        "terrain": terrain_json(scenario),
         "start": plan.start.isoformat(),
         "end": plan.end.isoformat(),
         "occurrences": plan.occurrences,
         "scheduled": len({s.occurrence for s in plan.sorties}),
         "cost": round(plan.cost, 2),
-        "sorties": [_sortie_row(s) for s in plan.sorties],
+        "sorties": [_sortie_row(s, scenario) for s in plan.sorties],
         "unscheduled": [
             {
                 "occurrence": u.occurrence,
@@ -58,6 +79,7 @@ def plan_text(scenario: Scenario, plan: DayPlan) -> str:
         f"{plan.occurrences} patrol occurrences: {scheduled} scheduled in {len(plan.sorties)} sorties, "
         f"{len(plan.unscheduled)} not scheduled"
     )
+    lines.append(terrain_line(scenario))
     by_airport = plan.by_airport()
     for aid, ap in scenario.airports.items():
         rows = by_airport.get(aid, [])

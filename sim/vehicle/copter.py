@@ -22,9 +22,11 @@ from typing import Any
 from missions.fleet import DroneModel
 from missions.formats.items import Frame, MissionItem
 from missions.geo import LocalFrame
+from missions.terrain import Ground
 from sim.mavlink.messages import (
     ACCEPTED,
     CRITICAL,
+    EMERGENCY,
     FAILED,
     INFO,
     UNSUPPORTED,
@@ -103,6 +105,10 @@ class Copter:
         self.gps_ok = True
         self.gps_lost_since: float | None = None
         self.motor_failed = False
+        self.ground: Ground | None = None
+        """The terrain it flies over (the world sets the scenario's); None: level with home."""
+        self.crashed_at: tuple[float, float] | None = None
+        """Where it hit the ground (lon, lat): it is lost, and will not arm again."""
         self.flew_since_arm = False
         self.gcs_seen = False
         self.gcs_last = 0.0
@@ -183,6 +189,8 @@ class Copter:
             reasons.append("Arm: Dock lid closed")
         if self.motor_failed:
             reasons.append("Arm: Motors: failure")
+        if self.crashed_at is not None:
+            reasons.append("Arm: Crashed: the vehicle is lost")
         return reasons
 
     def hold_here(self) -> None:
@@ -326,6 +334,7 @@ class Copter:
         setpoint = self._setpoint(now, out)
         want_v, want_yaw = self._guidance(setpoint)
         self.body.step(dt, want_v, want_yaw, wind, self.armed, self.model.power)
+        out += self._terrain_contact()
         out += self._after_move(setpoint)
         out += self.missions.tick(now)
         if now >= self._next_heartbeat:
@@ -487,6 +496,34 @@ class Copter:
             self.rtl.begin(self)
         elif mode is Mode.LAND:
             self.hold = (self.body.x, self.body.y, 0.0)
+
+    # ---- terrain --------------------------------------------------------------------
+
+    PAD_RADIUS_M = 30.0
+    """Round home the pad (possibly on a roof, above the terrain model) is the ground."""
+
+    def terrain_clearance(self) -> float | None:
+        """Metres between the drone and the ground under it (None with no terrain model)."""
+        if self.ground is None:
+            return None
+        g = self.ground.height(self.district_xy())
+        return None if math.isnan(g) else self.body.alt + self.home_amsl - g
+
+    def _terrain_contact(self) -> list[Out]:
+        """A drone below the ground has flown into it: ArduCopter's crash check disarms
+        it (motors stop, "Crash: Disarming"), and here it stays where it fell, lost."""
+        b = self.body
+        if not self.armed or self.crashed_at is not None or math.hypot(b.x, b.y) < self.PAD_RADIUS_M:
+            return []
+        clearance = self.terrain_clearance()
+        if clearance is None or clearance >= 0.0:
+            return []
+        b.alt -= clearance  # on the ground, not in it
+        b.vx = b.vy = b.vz = 0.0
+        self.crashed_at = self.lonlat()
+        out = [statustext(EMERGENCY, "Crash: Disarming")]
+        out += self.disarm("crash")
+        return out
 
     # ---- faults ---------------------------------------------------------------------
 

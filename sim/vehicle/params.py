@@ -58,7 +58,9 @@ SPECS: dict[str, ParamSpec] = {
         250, 50, 500, integer=False, doc="cm/s/s; AC_Circle keeps to half of it toward the centre"
     ),
     "CIRCLE_RATE": ParamSpec(20, -90, 90, integer=False, doc="deg/s, the most a circle turns"),
-    "RTL_ALT": ParamSpec(8000, 200, 30_000, doc="cm; dock drones come home above the rooftops (ArduCopter 1500)"),
+    "RTL_ALT": ParamSpec(8000, 30, 300_000, doc="cm; dock drones come home above the rooftops (ArduCopter 1500)"),
+    "RTL_CLIMB_MIN": ParamSpec(0, 0, 3000, doc="cm climbed at least before returning"),
+    "RTL_CONE_SLOPE": ParamSpec(3, 0, 10, integer=False, doc="return height at most this times the distance home"),
     "RTL_SPEED": ParamSpec(0, 0, 2000, integer=False, doc="cm/s, 0 = WPNAV_SPEED"),
     "RTL_LOIT_TIME": ParamSpec(2000, 0, 60_000, doc="ms over home before descending"),
     "LAND_SPEED": ParamSpec(50, 30, 200, doc="cm/s for the last 10 m"),

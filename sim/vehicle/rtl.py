@@ -1,6 +1,10 @@
 """Return to launch, as ArduCopter flies it: climb to RTL_ALT if lower, fly home, loiter
 RTL_LOIT_TIME over it, then land and disarm. RTL returns to home only, so home must be
-the dock pad."""
+the dock pad.
+
+The return height is ArduCopter's `ModeRTL::compute_return_target`: at least the current
+height (plus RTL_CLIMB_MIN) and RTL_ALT, but no more than RTL_CONE_SLOPE times the
+distance home, so a drone already close to home does not climb to RTL_ALT first."""
 
 from __future__ import annotations
 
@@ -12,6 +16,19 @@ if TYPE_CHECKING:
     from sim.vehicle.copter import Copter
 
 
+RTL_ALT_MIN_M = 0.3
+RTL_MIN_CONE_SLOPE = 0.5
+
+
+def return_alt(alt: float, dist: float, rtl_alt: float, climb_min: float, cone_slope: float) -> float:
+    """The height (above home) an RTL flies home at, from the height and distance it starts at."""
+    lowest = max(RTL_ALT_MIN_M, alt + max(0.0, climb_min))
+    target = max(rtl_alt, lowest)
+    if cone_slope >= RTL_MIN_CONE_SLOPE:
+        target = min(target, max(dist * cone_slope, lowest))
+    return target
+
+
 @dataclass
 class Rtl:
     phase: str = "idle"
@@ -20,7 +37,13 @@ class Rtl:
     loiter_since: float | None = None
 
     def begin(self, copter: Copter) -> None:
-        self.alt = max(copter.params["RTL_ALT"] / 100.0, copter.body.alt)
+        self.alt = return_alt(
+            copter.body.alt,
+            math.hypot(copter.body.x, copter.body.y),
+            copter.params["RTL_ALT"] / 100.0,
+            copter.params["RTL_CLIMB_MIN"] / 100.0,
+            copter.params["RTL_CONE_SLOPE"],
+        )
         self.phase = "climb"
         self.loiter_since = None
 

@@ -3,6 +3,7 @@ who the caller is, and the district as GeoJSON layers for the map."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,6 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from shapely.geometry import mapping
 
+from missions.scenario import Scenario
+from missions.terrain import Ground, contour_lines
 from orchestrator.api.audit import service
 from orchestrator.api.auth import ALERTING, AUDIT, COMMAND, Reader
 from orchestrator.api.models import BaseMap, WhoAmI
@@ -94,7 +97,21 @@ def whoami(who: Reader) -> dict[str, Any]:
     }
 
 
-@router.get("/map", summary="the district, airspace zones, airports and patrols as one GeoJSON FeatureCollection")
+@functools.cache
+def _relief(ground: Ground) -> list[tuple[float, list[list[tuple[float, float]]]]]:
+    return contour_lines(ground, 100.0)
+
+
+def relief(sc: Scenario) -> list[tuple[float, list[list[tuple[float, float]]]]]:
+    """The terrain's 100 m contours (computed once per terrain model)."""
+    return _relief(sc.ground) if sc.ground is not None else []
+
+
+@router.get(
+    "/map",
+    summary="the district, airspace zones, patrols, the terrain's 100 m contours and the airports as one GeoJSON "
+    "FeatureCollection",
+)
 def district_map(request: Request, who: Reader) -> dict[str, Any]:
     svc = service(request)
     sc = svc.scenario
@@ -128,6 +145,20 @@ def district_map(request: Request, who: Reader) -> dict[str, Any]:
                 "geometry": mapping(sc.frame.geometry_to_lonlat(p.geometry)),
             }
         )
+    if sc.ground is not None:
+        for height, lines in relief(sc):
+            features.append(
+                {
+                    "type": "Feature",
+                    "properties": {
+                        "layer": "contour",
+                        "height_m": height,
+                        "approximate": sc.ground.approximate,
+                        "source": sc.ground.label,
+                    },
+                    "geometry": {"type": "MultiLineString", "coordinates": lines},
+                }
+            )
     for a in sc.airports.values():
         features.append(
             {

@@ -126,6 +126,12 @@ async function buildMap() {
   const by = (layer) => ({ type: "FeatureCollection", features: geo.features.filter((f) => f.properties.layer === layer) });
   const districtFill = base.tiles ? 0.08 : 1; // over a base map the district is an outline
   layers.district = L.geoJSON(by("district"), { style: { color: "#37474f", weight: 2, fillColor: "#f7f9f4", fillOpacity: districtFill }, interactive: false }).addTo(map);
+  const contours = by("contour");
+  layers.relief = L.geoJSON(contours, {
+    style: (f) => ({ color: "#8d6e63", weight: f.properties.height_m % 500 === 0 ? 1.6 : 0.8, opacity: 0.75, className: "relief-contour" }),
+    onEachFeature: (f, l) => l.bindTooltip(`${f.properties.height_m} m${f.properties.approximate ? " (approximate)" : ""}`),
+  }).addTo(map);
+  if (contours.features.length) reliefLegend(contours.features[0].properties).addTo(map);
   layers.patrols = L.geoJSON(by("patrol"), {
     style: { color: "#5c6bc0", weight: 1.5, opacity: 0.7, fillOpacity: 0.05 },
     pointToLayer: (f, ll) => L.circleMarker(ll, { radius: 4, color: "#5c6bc0" }),
@@ -150,8 +156,25 @@ async function buildMap() {
   layers.drones = L.layerGroup().addTo(map);
   map.fitBounds(layers.district.getBounds(), { padding: [10, 10] });
   L.control.scale({ imperial: false }).addTo(map);
-  L.control.layers(null, { "airspace zones": layers.zones, "patrol paths": layers.patrols, tracks: layers.tracks, incidents: layers.incidents, alerts: layers.alerts }, { collapsed: true }).addTo(map);
+  L.control.layers(null, { relief: layers.relief, "airspace zones": layers.zones, "patrol paths": layers.patrols, tracks: layers.tracks, incidents: layers.incidents, alerts: layers.alerts }, { collapsed: true }).addTo(map);
   map.on("click", (e) => dispatchPopup(e.latlng));
+}
+
+// The relief's legend, built from text nodes: its source is data, never HTML.
+function reliefLegend(props) {
+  const legend = L.control({ position: "bottomleft" });
+  legend.onAdd = () => {
+    const box = L.DomUtil.create("div", "relief-legend");
+    const title = document.createElement("b");
+    title.textContent = "Relief: contours every 100 m";
+    box.appendChild(title);
+    const source = document.createElement("div");
+    source.className = "muted";
+    source.textContent = props.approximate ? `APPROXIMATE: ${props.source}` : props.source;
+    box.appendChild(source);
+    return box;
+  };
+  return legend;
 }
 
 function dispatchPopup(latlng) {

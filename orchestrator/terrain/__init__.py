@@ -1,0 +1,1 @@
+"""Terrain files: importing a bureau's DEM tiles into a scenario."""
