@@ -2,7 +2,12 @@
 assignment quality against CP-SAT's exact optimum.
 
 Prints readable lines, then one JSON object on the last line:
-  plan24h_s       wall time to plan 24 h of the built-in scenario (load excluded)
+  plan24h_s       wall time to plan 24 h of the built-in scenario over its relief (load excluded)
+  plan24h_flat_s  the same day with the terrain taken away (the baseline, same run)
+  min_clearance_m lowest height above the ground on any leg of the day's missions, read
+                  back from the mission items by the independent check (missions.terrain_check)
+  max_agl_m       highest height above the ground on those legs (the ceiling is 120 m)
+  terrain_breaches  places where a mission leaves the band (must be 0)
   city_s          wall time to plan 24 h of a 100-airport, 1000-patrol synthetic city
   dispatch_ms     mean time of one dispatch decision (8 airports)
   gap_vs_optimum  mean relative cost gap to the CP-SAT optimum on small instances
@@ -25,6 +30,8 @@ from shapely.geometry import Point
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import dataclasses
+
 from cityscale import city
 from exact_assignment import optimum
 
@@ -33,6 +40,30 @@ from missions.dispatch import dispatch
 from missions.planner import DayPlan, plan_day
 from missions.reach import reach
 from missions.scenario import Scenario, load_scenario
+from missions.terrain_check import survey_mission
+from orchestrator.executor.orders import order_for
+
+
+def terrain_survey(sc: Scenario, day: DayPlan) -> dict[str, float]:
+    """Every sortie's mission items, flown over the terrain by the independent check."""
+    assert sc.ground is not None
+    lowest, highest, breaches = float("inf"), 0.0, 0
+    for s in day.sorties:
+        order = order_for(sc, s)
+        found, low, high = survey_mission(
+            order.items,
+            sc.ground.terrain,
+            clearance_m=sc.clearance_m,
+            ceiling_m=sc.airspace.ceiling_m,
+            rtl_alt_m=order.flight_params["RTL_ALT"] / 100,
+        )
+        breaches += len(found)
+        lowest, highest = min(lowest, low), max(highest, high)
+    print(
+        f"terrain ({sc.ground.label}): every leg of {len(day.sorties)} sorties between {lowest:.1f} and "
+        f"{highest:.1f} m above the ground, {breaches} breaches"
+    )
+    return {"min_clearance_m": round(lowest, 1), "max_agl_m": round(highest, 1), "terrain_breaches": breaches}
 
 
 def _instance(rng: random.Random, n: int, airports: list[str]) -> list[Job]:
@@ -75,7 +106,9 @@ def timed_day(sc: Scenario, label: str) -> tuple[DayPlan, float]:
 
 def main() -> None:
     sc = load_scenario()
-    day, plan24 = timed_day(sc, "built-in 24 h")
+    day, plan24 = timed_day(sc, "built-in 24 h over the relief")
+    _, plan24_flat = timed_day(dataclasses.replace(sc, ground=None), "built-in 24 h, flat (baseline)")
+    terrain = terrain_survey(sc, day)
 
     rng = random.Random(3)
     area = sc.airspace.operating_area
@@ -110,6 +143,9 @@ def main() -> None:
         json.dumps(
             {
                 "plan24h_s": round(plan24, 3),
+                "plan24h_flat_s": round(plan24_flat, 3),
+                "terrain_cost_ratio": round(plan24 / plan24_flat, 2),
+                **terrain,
                 "plan24h_sorties": len(day.sorties),
                 "plan24h_unscheduled": len(day.unscheduled),
                 "city_s": round(city_s, 2),

@@ -22,7 +22,10 @@ SKIP = {"run_all.py", "cityscale.py", "exact_assignment.py"}
 
 TARGETS = {
     "planner": {
-        "plan24h_s": "< 2 s",
+        "plan24h_s": "< 3 s",
+        "min_clearance_m": ">= 30",
+        "max_agl_m": "<= 120",
+        "terrain_breaches": "0",
         "city_s": "< 60 s",
         "dispatch_ms": "< 10 ms",
         "gap_vs_optimum": "<= 0.05",

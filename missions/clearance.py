@@ -27,6 +27,7 @@ FIT_MARGIN_M = 4.0
 """Legs are fitted this far inside the band: between the samples, and between the
 planner's grid and the DEM it was resampled from, the ground differs by a few metres
 on steep slopes."""
+FIT_CACHE_SIZE = 200_000
 MAX_ADDED = 400
 """Waypoints one leg may gain; an autopilot holds a few hundred items in all."""
 
@@ -64,7 +65,25 @@ def fit_leg(
 ) -> list[tuple[XY, float]]:
     """Points to add between a and b (heights above mean sea level) so that the leg
     stays inside the band at every sample of the ground; `agl` is the height above the
-    ground asked for at a and at b, interpolated for added points."""
+    ground asked for at a and at b, interpolated for added points.
+
+    Answers are kept on the ground model: the sortie splitter asks about the same legs
+    home from the same work points for both directions of a patrol and every wind."""
+    key = (a, round(za, 3), b, round(zb, 3), band, round(agl[0], 3), round(agl[1], 3))
+    cache = ground.fit_cache
+    hit = cache.get(key)
+    if hit is not None:
+        return list(hit)
+    if len(cache) > FIT_CACHE_SIZE:
+        cache.clear()
+    added = _fit(a, za, b, zb, ground, band, agl)
+    cache[key] = tuple(added)
+    return added
+
+
+def _fit(
+    a: XY, za: float, b: XY, zb: float, ground: Ground, band: Band, agl: tuple[float, float]
+) -> list[tuple[XY, float]]:
     added: list[tuple[XY, float]] = []
     inner = Band(band.clearance_m + FIT_MARGIN_M, band.ceiling_m - FIT_MARGIN_M)
 

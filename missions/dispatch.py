@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from shapely.geometry import Point
 
+from missions.clearance import Heights, OffTerrain, TooSteep
 from missions.errors import PlanningError
 from missions.fleet import Airport
 from missions.flight import Role, Waypoint, leg_cost
@@ -77,23 +78,28 @@ class Decision:
 
 
 def _dash_energy(
-    ap: Airport, out: Route, home: Route, start_alt: float, wind: XY, on_scene_s: float
+    ap: Airport, out: Route, home: Route, start_alt: float, wind: XY, on_scene_s: float, heights: Heights
 ) -> tuple[float, float, float]:
-    """(seconds to arrive, Wh to arrive, Wh for the rest: on scene and home) for a dash."""
+    """(seconds to arrive, Wh to arrive, Wh for the rest: on scene and home) for a dash,
+    at the transit height above the ground, climbing over what lies between."""
     d = ap.drone
-    alt = d.transit_alt_m
+    agl = d.transit_alt_m
+    lift = heights.lift
+    up = max(start_alt, heights.over_pad(ap.xy, ap.elevation_m, agl)) if start_alt <= 0 else start_alt
     wps = [Waypoint(out.points[0], start_alt, d.climb_rate_ms, Role.PAD)]
-    if start_alt < alt:
-        wps.append(Waypoint(out.points[0], alt, d.climb_rate_ms, Role.PAD))
-    wps += [Waypoint(p, alt, d.dash_speed_ms, Role.TRANSIT) for p in out.points[1:]]
+    if start_alt < up:
+        wps.append(Waypoint(out.points[0], up, d.climb_rate_ms, Role.PAD))
+    wps += [Waypoint(p, lift(p, agl), d.dash_speed_ms, Role.TRANSIT) for p in out.points[1:]]
+    wps = heights.chain(wps)
     arrive_s = arrive_wh = 0.0
     for a, b in itertools.pairwise(wps):
         s, wh, _ = leg_cost(d, a, b, wind)
         arrive_s += s
         arrive_wh += wh
-    scene = Waypoint(out.points[-1], alt, 1.0, Role.WORK, hold_s=on_scene_s)
-    back = [scene, *(Waypoint(p, alt, d.cruise_speed_ms, Role.TRANSIT) for p in home.points[1:])]
+    scene = Waypoint(out.points[-1], wps[-1].alt_m, 1.0, Role.WORK, hold_s=on_scene_s)
+    back = [scene, *(Waypoint(p, lift(p, agl), d.cruise_speed_ms, Role.TRANSIT) for p in home.points[1:])]
     back.append(Waypoint(ap.xy, 0.0, d.descent_rate_ms, Role.PAD))
+    back = heights.chain(back)
     rest_wh = leg_cost(d, wps[-1], scene, wind)[1]
     for a, b in itertools.pairwise(back):
         rest_wh += leg_cost(d, a, b, wind)[1]
@@ -124,7 +130,8 @@ def dispatch(
     cands: list[Candidate] = []
     for ap in scenario.airports.values():
         st = states.get(ap.id, DroneState(ap.id, soc=ap.dock.launch_soc))
-        cands.append(_candidate(ap, st, target, router, weather.wind, forecast, at, priority, on_scene_s))
+        heights = Heights(scenario.ground, scenario.band, ap.elevation_m, ap.xy)
+        cands.append(_candidate(ap, st, target, router, weather.wind, forecast, at, priority, on_scene_s, heights))
     ok = sorted((c for c in cands if c.eta_s is not None), key=lambda c: (c.eta_s or 0.0, c.airport_id))
     rest = sorted((c for c in cands if c.eta_s is None), key=lambda c: c.airport_id)
     if not router.contains(target):
@@ -156,6 +163,7 @@ def _candidate(
     at: datetime,
     priority: int,
     on_scene_s: float,
+    heights: Heights,
 ) -> Candidate:
     d = ap.drone
     if st.status is DroneStatus.UNAVAILABLE:
@@ -173,7 +181,12 @@ def _candidate(
         home = router.route(target, ap.xy)
     except Unreachable as exc:
         return Candidate(ap.id, st.status, None, None, f"no open path ({exc})")
-    arrive_s, arrive_wh, rest_wh = _dash_energy(ap, route, home, st.alt_m if airborne else 0.0, wind, on_scene_s)
+    try:
+        arrive_s, arrive_wh, rest_wh = _dash_energy(
+            ap, route, home, st.alt_m if airborne else 0.0, wind, on_scene_s, heights
+        )
+    except (OffTerrain, TooSteep) as exc:
+        return Candidate(ap.id, st.status, None, None, f"no flyable path over the terrain ({exc})")
     need = (arrive_wh + rest_wh) / d.battery_wh + d.reserve
     wait_s = 0.0
     if st.soc < need:

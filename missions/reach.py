@@ -66,7 +66,12 @@ def reach(scenario: Scenario, minutes: float = 5.0, cell_m: float = 200.0, at: d
         ap = scenario.airports[aid]
         d = ap.drone
         overhead = ap.dock.launch_s + d.transit_alt_m / d.climb_rate_ms
-        etas[i] = overhead + router.distance_field(ap.xy, pts) / d.dash_speed_ms
+        dash = router.distance_field(ap.xy, pts) / d.dash_speed_ms
+        if scenario.ground is not None:
+            # Over the hills the climb to the spot's height may take longer than the dash.
+            climb = np.maximum(0.0, scenario.ground.at(pts[:, 0], pts[:, 1]) - ap.elevation_m) / d.climb_rate_ms
+            dash = np.maximum(dash, np.nan_to_num(climb))
+        etas[i] = overhead + dash
     best = np.min(etas, axis=0)
     nearest = np.where(np.isfinite(best), np.argmin(etas, axis=0), -1)
     return ReachMap(minutes, cell_m, pts, best, nearest, ids)

@@ -30,9 +30,9 @@ MIN_PROGRESS_M = 50.0
 """A sortie that cannot advance this far along the work path is not worth launching."""
 
 
-BISECTIONS = 12
-"""Halvings to find where on a leg a sortie must turn home: 1/4096 of the leg, under a
-metre on the longest work lines."""
+BISECTIONS = 8
+"""Halvings to find where on a leg a sortie must turn home: 1/256 of the leg, under 10 m
+on the longest work lines (each halving plans a way home over the terrain)."""
 
 
 class NotFlyable(Exception):

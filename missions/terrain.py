@@ -206,6 +206,8 @@ class Ground:
     def __init__(self, terrain: Terrain, frame: LocalFrame, bounds_xy: tuple[float, float, float, float]) -> None:
         self.terrain = terrain
         self.frame = frame
+        self.fit_cache: dict[object, tuple[tuple[XY, float], ...]] = {}
+        """`missions.clearance.fit_leg`'s answers for this ground."""
         self.spacing_m = float(terrain.spacing_m)
         x0, y0, x1, y1 = bounds_xy
         step = self.spacing_m

@@ -63,6 +63,10 @@ class _Walk:
         self.no_fly = no_fly
         self.pads = [home[:2]]
         self.out: list[Breach] = []
+        self.lowest = math.inf
+        """The lowest height above the ground in flight (away from the pads)."""
+        self.highest = -math.inf
+        """The highest, on the legs held to the ceiling."""
 
     def amsl(self, it: MissionItem, here_alt: float) -> float:
         if it.frame in RELATIVE:
@@ -104,6 +108,11 @@ class _Walk:
         for k in np.flatnonzero(np.isnan(ground)):
             self.out.append(Breach(seq, float(lat[k]), float(lon[k]), math.nan, "no terrain height here"))
             break
+        away = agl[~near_pad & np.isfinite(agl)]
+        if away.size:
+            self.lowest = min(self.lowest, float(away.min()))
+            if ceiling:
+                self.highest = max(self.highest, float(away.max()))
         low = np.flatnonzero((agl < self.clearance - 0.5) & ~near_pad)
         if low.size:
             i = int(low[np.argmin(agl[low])])
@@ -128,6 +137,23 @@ def check_mission(
     ground than `clearance_m` or higher above it than `ceiling_m` (item 0 is home; the RTL
     climbs to `rtl_alt_m` above home first where given), or enters a `no_fly` area
     (lon/lat geometry). Empty when the mission keeps to both."""
+    return survey_mission(
+        items, terrain, clearance_m=clearance_m, ceiling_m=ceiling_m, rtl_alt_m=rtl_alt_m, step_m=step_m, no_fly=no_fly
+    )[0]
+
+
+def survey_mission(
+    items: Sequence[MissionItem],
+    terrain: Terrain,
+    *,
+    clearance_m: float,
+    ceiling_m: float,
+    rtl_alt_m: float | None = None,
+    step_m: float = 10.0,
+    no_fly: Sequence[tuple[str, BaseGeometry]] = (),
+) -> tuple[list[Breach], float, float]:
+    """`check_mission`'s breaches, with the lowest and highest heights above the ground
+    the flight passes (away from the pads; the highest on legs held to the ceiling)."""
     home_item = items[0]
     home = (home_item.x, home_item.y, home_item.z)
     walk = _Walk(terrain, home, clearance_m, ceiling_m, step_m, no_fly)
@@ -161,4 +187,4 @@ def check_mission(
                 walk.pads.append((it.x, it.y))
                 walk.segment(it.seq, here, (it.x, it.y, here[2]), True)
                 here = (it.x, it.y, it.z)
-    return walk.out
+    return walk.out, walk.lowest, walk.highest

@@ -97,6 +97,9 @@ class SimWorld:
             wind = Wind(rng=random.Random(seed + 7))
             self.vehicles[aid] = SimVehicle(ap, copter, endpoint, dock, wind, self.base_port + 10 * i)
         self._pads = {aid: self.scenario.frame.to_xy(v.airport.lon, v.airport.lat) for aid, v in self.vehicles.items()}
+        pads = [(self._pads[aid], v.airport.elevation_m) for aid, v in self.vehicles.items()]
+        for v in self.vehicles.values():
+            v.copter.pads = pads
         self._scenario_faults = sorted(getattr(self.scenario, "faults", ()), key=lambda f: f[0])
 
     # ---- addresses ------------------------------------------------------------------

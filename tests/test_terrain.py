@@ -209,3 +209,32 @@ def test_a_patrol_off_the_dem_is_not_flown_and_says_why(scenario: Scenario) -> N
     day = plan_day(dataclasses.replace(scenario, ground=ground), scenario.day_start(), hours=12)
     reasons = [r for u in day.unscheduled if u.patrol_id == "yangtai-south" for r in u.reasons]
     assert any("leaves the terrain model" in r for r in reasons), reasons
+
+
+def test_an_alert_on_the_ridge_is_reached_over_it_and_its_flight_passes_the_check(scenario: Scenario) -> None:
+    from missions.dispatch import dispatch
+    from missions.response import response_flight
+
+    at = scenario.day_start().replace(hour=11)
+    lon, lat = 113.9953, 22.5837  # the scripted forest smoke sensor on Tanglang Shan
+    hills = dispatch(scenario, lon, lat, at)
+    flat = dispatch(dataclasses.replace(scenario, ground=None), lon, lat, at)
+    assert hills.choice is not None and flat.choice is not None
+    by_id = {c.airport_id: c for c in flat.candidates}
+    assert scenario.ground is not None
+    top = scenario.ground.height(scenario.to_xy(lon, lat))
+    for c in hills.candidates:
+        if c.eta_s is not None and by_id[c.airport_id].eta_s is not None:
+            ap = scenario.airports[c.airport_id]
+            climb_s = (top + ap.drone.transit_alt_m - ap.elevation_m) / ap.drone.climb_rate_ms
+            assert c.eta_s >= ap.dock.launch_s + climb_s, "no sooner than the climb to the spot allows"
+            assert (c.trip_soc or 0) > (by_id[c.airport_id].trip_soc or 0), "the climb costs battery"
+    choice = hills.choice
+    ap = scenario.airports[choice.airport_id]
+    target = scenario.to_xy(lon, lat)
+    home = scenario.airspace.router(frozenset()).route(target, ap.xy)
+    heights = Heights(scenario.ground, scenario.band, ap.elevation_m, ap.xy)
+    flight = response_flight(ap, scenario.frame, choice, home, target, heights=heights)
+    assert _check(scenario, flight.items, flight.flight_params["RTL_ALT"]) == []
+    orbit = next(it for it in flight.items if it.command == Cmd.NAV_LOITER_TURNS)
+    assert orbit.z > 430 + 30, "it circles above the ridge top"

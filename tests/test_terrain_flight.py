@@ -20,10 +20,12 @@ from sim.vehicle.modes import Mode
 GCS = (255, 190)
 
 
-def _sortie(scenario: Scenario, with_terrain: bool) -> tuple[Sortie, list[MissionItem]]:
+def _sortie(
+    scenario: Scenario, with_terrain: bool, airport: str = "shekou", patrol_id: str = "danan-xiaonan"
+) -> tuple[Sortie, list[MissionItem]]:
     sc = scenario if with_terrain else dataclasses.replace(scenario, ground=None)
-    ap = sc.airports["shekou"]
-    patrol = sc.patrols["danan-xiaonan"]
+    ap = sc.airports[airport]
+    patrol = sc.patrols[patrol_id]
     plan = plan_sorties(
         patrol.id, work_path(patrol, ap.drone), ap, sc.airspace.router(frozenset()), (0.0, 0.0), sc.ground, sc.band
     )
@@ -32,9 +34,9 @@ def _sortie(scenario: Scenario, with_terrain: bool) -> tuple[Sortie, list[Missio
 
 
 def _fly(
-    scenario: Scenario, sortie: Sortie, items: list[MissionItem], params: dict[str, float]
+    scenario: Scenario, sortie: Sortie, items: list[MissionItem], params: dict[str, float], airport: str = "shekou"
 ) -> tuple[Copter, list[Out]]:
-    ap = scenario.airports["shekou"]
+    ap = scenario.airports[airport]
     c = Copter(1, ap.lon, ap.lat, ap.elevation_m, ap.drone, seed=3, soc=sortie.start_soc, frame=scenario.frame)
     c.ground = scenario.ground
     for _ in range(30):
@@ -63,10 +65,14 @@ def _fly(
     c.set_mode(Mode.AUTO, c.t)
     c.handle("COMMAND_LONG", {"command": 400, "param1": 1.0, **{f"param{i}": 0.0 for i in range(2, 8)}}, GCS, c.t)
     out = []
+    c.lowest = math.inf  # type: ignore[attr-defined]
     for k in range(round((sortie.duration_s + 300) / 0.1)):
         if k % 10 == 0:
             c.handle("HEARTBEAT", {"type": 6}, GCS, c.t)
         out += c.step(0.1, c.t, (0.0, 0.0))
+        clearance = c.terrain_clearance()
+        if c.armed and clearance is not None and math.hypot(c.body.x, c.body.y) > 30:
+            c.lowest = min(c.lowest, clearance)  # type: ignore[attr-defined]
         if not c.armed and c.flew_since_arm:
             break
     return c, out
@@ -95,3 +101,18 @@ def test_the_plan_for_a_flat_world_flies_into_the_hill(scenario: Scenario) -> No
     lon, lat = c.crashed_at
     assert math.dist((lon, lat), (113.915, 22.505)) < 0.02, "on Da Nanshan"
     assert c.prearm_failures() and "Crashed" in c.prearm_failures()[-1]
+
+
+def test_steep_climbs_and_descents_over_tanglang_follow_the_planned_line(scenario: Scenario) -> None:
+    """Legs up and down Tanglang Shan's ridge are steeper than the drone climbs at full
+    speed; flown as AC_WPNav flies them (slower across), the drone keeps its clearance."""
+    sortie, items = _sortie(scenario, True, "taoyuan", "tanglang-ridge")
+    ap = scenario.airports["taoyuan"]
+    hts = Heights(scenario.ground, scenario.band, ap.elevation_m, ap.xy)
+    wps = sortie.waypoints
+    c, _ = _fly(
+        scenario, sortie, items, flight_limits([w.xy for w in wps], [w.alt_m for w in wps], hts, 120.0), "taoyuan"
+    )
+    assert c.crashed_at is None
+    assert c.lowest >= scenario.clearance_m - 1.0, c.lowest  # type: ignore[attr-defined]
+    assert not c.armed and math.hypot(c.body.x, c.body.y) < 1.0

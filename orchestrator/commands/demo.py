@@ -91,6 +91,10 @@ class District:
         return login(self.mqtt, self.users, role)
 
 
+def _say_pace(message: str) -> None:
+    log.warning("simulator pace: %s", message)
+
+
 @contextlib.asynccontextmanager
 async def simulated_district(
     scenario: Scenario,
@@ -107,10 +111,12 @@ async def simulated_district(
     scheduler: SchedulerConfig | None = None,
     alerts: AlertSettings | None = None,
     video: bool = False,
+    pace: bool = False,
 ) -> AsyncIterator[District]:
     """The simulator and the service, connected over MQTT and MAVLink/UDP, started; the
     scheduler is not running yet (call `service.run(stop)`). With `video`, every drone's
-    camera streams MJPEG while the dashboard watches it."""
+    camera streams MJPEG while the dashboard watches it. With `pace`, the simulator slows
+    its speed-up when the machine cannot hold it (`sim.pace`), as the demo does."""
     from sim.dock.bus import DockBus
     from sim.video.mjpeg import MjpegServer
     from sim.video.service import VideoService
@@ -162,6 +168,9 @@ async def simulated_district(
         sim_tasks = [asyncio.create_task(world.run(sim_stop)), asyncio.create_task(docks.run(sim_stop))]
         if cameras is not None:
             sim_tasks.append(asyncio.create_task(cameras.run(sim_stop)))
+        if pace:
+            governor = PaceGovernor(speedup, floor=min(speedup, 5.0))
+            sim_tasks.append(asyncio.create_task(keep_pace(world.clock, governor, sim_stop, _say_pace)))
         await asyncio.wait_for(docks.connected.wait(), 10)
         await service.start(scenario.day_start())
         if broker is not None:

@@ -29,7 +29,7 @@ from missions.vocabulary import DockOsd, LidState
 from orchestrator.bus.docks import DockClient, DockServiceError
 from orchestrator.executor.failsafe import ensure_failsafes
 from orchestrator.links.ardupilot import AUTO, GUIDED, RTL, armed
-from orchestrator.links.mavlink_link import CommandFailed, LinkError, MavlinkLink
+from orchestrator.links.mavlink_link import CommandFailed, LinkError, MavlinkLink, stream_hz
 from orchestrator.links.mission import MissionError, set_current, upload_verified
 
 log = logging.getLogger("dronepatrol.executor")
@@ -272,7 +272,7 @@ class SortieRunner:
         try:
             await self._within(self.link.wait_heartbeat(WALL_CAP_S), 30, "heartbeat")
             for message, hz in (("GLOBAL_POSITION_INT", 4), ("SYS_STATUS", 1), ("MISSION_CURRENT", 1)):
-                await self.link.request_stream(message, hz)
+                await self.link.request_stream(message, stream_hz(hz, self.speedup))
             await self._within(self.link.wait_for("GLOBAL_POSITION_INT", WALL_CAP_S), 10, "position")
             self._record(rec, state, "re-attached after a restart")
             hb = self.link.latest.get("HEARTBEAT")
@@ -422,7 +422,7 @@ class SortieRunner:
         if self.failsafes or order.flight_params:
             await ensure_failsafes(self.link, {**(self.failsafes or {}), **order.flight_params})
         for message, hz in (("GLOBAL_POSITION_INT", 4), ("SYS_STATUS", 1), ("MISSION_CURRENT", 1)):
-            await self.link.request_stream(message, hz)
+            await self.link.request_stream(message, stream_hz(hz, self.speedup))
 
     def _telemetry(self, msg: Any) -> None:
         kind = msg.get_type()

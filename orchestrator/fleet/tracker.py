@@ -33,7 +33,7 @@ from orchestrator.fleet.machine import (
     Transition,
 )
 from orchestrator.links.ardupilot import RTL, armed
-from orchestrator.links.mavlink_link import CommandFailed, LinkError, MavlinkLink
+from orchestrator.links.mavlink_link import CommandFailed, LinkError, MavlinkLink, stream_hz
 
 log = logging.getLogger("dronepatrol.fleet")
 
@@ -46,8 +46,11 @@ class FleetTracker:
         docks: DockClient,
         clock: Callable[[], datetime],
         on_transition: Callable[[str, Transition], None] | None = None,
+        speedup: float = 1.0,
     ) -> None:
         self.links = links
+        self.speedup = speedup
+        """Of the drones' clock over the wall's (a simulator's speed-up; 1 for real drones)."""
         self.location = dict(locations)
         """Drone id -> the airport whose pad it stands on (or left from)."""
         self.docks = docks
@@ -121,7 +124,7 @@ class FleetTracker:
             try:
                 await link.wait_heartbeat(30)
                 for message, hz in (("GLOBAL_POSITION_INT", 1), ("SYS_STATUS", 0.5)):
-                    await link.request_stream(message, hz)
+                    await link.request_stream(message, stream_hz(hz, self.speedup))
                 await self._read_limits(drone, link)
                 return
             except (TimeoutError, CommandFailed, LinkError) as exc:

@@ -27,6 +27,18 @@ MAV_RESULT = {v.name: k for k, v in mavlink2.enums["MAV_RESULT"].items()}
 MAV_RESULT_NAME = {k: v.name.removeprefix("MAV_RESULT_") for k, v in mavlink2.enums["MAV_RESULT"].items()}
 ACCEPTED = 0
 IN_PROGRESS = 5
+WALL_STREAM_HZ = 40.0
+"""Most messages a second of one telemetry stream, in wall time. Rates are asked in the
+drone's time; a simulator at 100x would send a 4 Hz position 400 times a wall second per
+drone, more than a Python ground station reads while it flies eight of them, and the
+acknowledgements it waits for drown in the backlog. A real drone runs at 1x, where this
+changes nothing."""
+
+
+def stream_hz(hz: float, speedup: float = 1.0) -> float:
+    """The rate to ask for a stream wanted at `hz` (drone time) from a drone at `speedup`."""
+    return min(hz, WALL_STREAM_HZ / max(speedup, 1.0))
+
 
 Predicate = Callable[[Any], bool]
 

@@ -113,7 +113,9 @@ class Service:
         }
         locations = {d: d for d in drones}
         locations.update({d: a for d, a in store.drone_airports().items() if d in drones})
-        self.fleet = FleetTracker(self.links, locations, self.docks, clock, on_transition=self._drone_transition)
+        self.fleet = FleetTracker(
+            self.links, locations, self.docks, clock, on_transition=self._drone_transition, speedup=speedup
+        )
         self.scheduler = DayScheduler(
             scenario,
             store,

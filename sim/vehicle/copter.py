@@ -107,6 +107,8 @@ class Copter:
         self.motor_failed = False
         self.ground: Ground | None = None
         """The terrain it flies over (the world sets the scenario's); None: level with home."""
+        self.pads: list[tuple[tuple[float, float], float]] = []
+        """Every dock pad (shared frame) with its height above sea level (set by the world)."""
         self.crashed_at: tuple[float, float] | None = None
         """Where it hit the ground (lon, lat): it is lost, and will not arm again."""
         self.flew_since_arm = False
@@ -142,12 +144,18 @@ class Copter:
 
     def rehome(self) -> None:
         """Home is where it arms, as on ArduPilot: a drone that landed at another dock
-        returns there on its next RTL, not to the dock it first took off from."""
+        returns there on its next RTL, not to the dock it first took off from. Its height
+        above sea level is that pad's (ArduPilot takes home's altitude where it arms), so
+        missions in the GLOBAL frame fly the heights they say from the new pad."""
         if self.body.x == 0 and self.body.y == 0:
             return
         self._home_xy = self.district_xy()
         self.home_lonlat = self.frame.to_lonlat(*self._home_xy)
         self.body.x = self.body.y = 0.0
+        for xy, amsl in self.pads:
+            if math.dist(xy, self._home_xy) <= self.PAD_RADIUS_M:
+                self.home_amsl = amsl
+                break
 
     def item_xy(self, it: MissionItem) -> tuple[float, float]:
         if it.x == 0 and it.y == 0:
@@ -384,6 +392,18 @@ class Copter:
                 vz = -((self.params.values["LAND_SPEED_HIGH"] or self.params.values["WPNAV_SPEED_DN"]) / 100)
             else:
                 vz = -self.params.values["LAND_SPEED"] / 100
+        elif dist > 0.5:
+            # AC_WPNav flies the straight line to the waypoint in three dimensions: height
+            # changes in step with the distance flown, and where the climb or descent
+            # cannot keep up at full speed, it flies slower across.
+            dz = sp[2] - b.alt
+            rate = up if dz > 0 else down
+            needed = dz * speed / dist
+            if abs(needed) > rate:
+                speed *= rate / abs(needed)
+                vx, vy = dx / dist * speed, dy / dist * speed
+                needed = math.copysign(rate, dz)
+            vz = needed
         else:
             vz = max(-down, min(up, (sp[2] - b.alt) * 1.0))
         yaw: float | None = None
