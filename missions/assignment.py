@@ -57,6 +57,9 @@ class Option:
     0 means the same as flight_s (a single sortie)."""
     others: tuple[str, ...] = ()
     """Further docks kept busy over the same span (the partner of a dock-to-dock exchange)."""
+    latest_s: int | None = None
+    """This option's own latest start, where it is earlier than the job's deadline (a
+    colour-camera patrol must land by civil dusk, and a longer option must start earlier)."""
 
     @cached_property
     def docks(self) -> tuple[str, ...]:
@@ -154,11 +157,12 @@ class Assigner:
         lines = [self.lines[d] for d in opt.docks]
         tries = sorted({s for line in lines for s in line.candidate_starts(job.release_s)})
         seen: set[int] = set()
+        limit = job.deadline_s if opt.latest_s is None else min(job.deadline_s, opt.latest_s)
         k = 0
         while k < len(tries):
             s = tries[k]
             k += 1
-            if s in seen or s > job.deadline_s:
+            if s in seen or s > limit:
                 continue
             seen.add(s)
             if not all(line.free(s, s + opt.busy_s) for line in lines):

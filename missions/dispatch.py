@@ -12,12 +12,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from shapely.geometry import Point
 
 from missions.clearance import Heights, OffTerrain, TooSteep
+from missions.daylight import is_daylight
 from missions.errors import PlanningError
 from missions.fleet import Airport
 from missions.flight import Role, Waypoint, leg_cost
@@ -146,6 +147,11 @@ def dispatch(
     eta = best.eta_s or 0.0
     runner = f"; next {ok[1].airport_id} at {_mmss(ok[1].eta_s or 0.0)}" if len(ok) > 1 else ""
     reason = f"{best.airport_id} arrives first: {best.note}, ETA {_mmss(eta)}{runner}"
+    if (
+        not is_daylight(lon, lat, at + timedelta(seconds=eta))
+        and not scenario.airports[best.airport_id].drone.camera.thermal
+    ):
+        reason += "; night: visual detection limited (colour camera after civil dusk)"
     return Decision(lon, lat, at, best, tuple(ok + rest), reason)
 
 

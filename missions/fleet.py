@@ -23,6 +23,8 @@ class Camera:
     """Horizontal field of view, degrees."""
     width_px: int = 4000
     height_px: int = 3000
+    thermal: bool = False
+    """Carries a thermal camera (M3TD, M4TD): patrols need no daylight."""
 
     @property
     def vfov_deg(self) -> float:

@@ -8,6 +8,7 @@ scheduled or in `unscheduled` with its reasons; nothing is dropped silently.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from shapely.geometry import LineString
 
 from missions.airspace import PathPoint, Violation
 from missions.assignment import HoldCheck, Job, Option, Segment, assign, schedule_cost
+from missions.daylight import civil_daylight
 from missions.fleet import Airport, DroneModel
 from missions.geo import XY
 from missions.occurrences import Occurrence, expand
@@ -163,7 +165,37 @@ class _JobBuilder:
                     option = _option(hit, self.sc)
                     self.plans[(occ.key, option.docks)] = hit
                     options.append(option)
-        return Job(occ.key, self.secs(occ.release), self.secs(occ.deadline), p.weight, tuple(options))
+        return self._daylight(
+            occ, Job(occ.key, self.secs(occ.release), self.secs(occ.deadline), p.weight, tuple(options))
+        )
+
+    def _daylight(self, occ: Occurrence, job: Job) -> Job:
+        """A patrol that looks with colour cameras launches after civil dawn and lands
+        before civil dusk. Emergency patrols fly at any hour (as alerts do), and so does a
+        patrol whose every candidate drone carries a thermal camera."""
+        p = occ.patrol
+        if not job.options or p.emergency:
+            return job
+        drones = {self.sc.airports[a].drone for o in job.options for a in o.docks}
+        if all(d.camera.thermal for d in drones):
+            return job
+        centre = self.sc.frame.to_lonlat(p.geometry.centroid.x, p.geometry.centroid.y)
+        dawn, dusk = civil_daylight(*centre, occ.release.date(), self.sc.tz)
+        release = max(job.release_s, self.secs(dawn))
+        dusk_s = self.secs(dusk)
+        # Each option must land by dusk: its own latest start (a far airport's long option
+        # does not shorten a near one's window); those that cannot are dropped.
+        kept = tuple(
+            dataclasses.replace(o, latest_s=dusk_s - o.span) for o in job.options if dusk_s - o.span >= release
+        )
+        deadline = min(job.deadline_s, max((o.latest_s or 0 for o in kept), default=0))
+        if not kept or release > deadline:
+            self.reasons.setdefault(occ.key, []).append(
+                f"night: a colour camera sees too little between civil dusk ({dusk:%H:%M}) and dawn "
+                f"({dawn:%H:%M}); a drone with a thermal camera (camera.thermal) could fly it"
+            )
+            return dataclasses.replace(job, options=())
+        return dataclasses.replace(job, release_s=release, deadline_s=deadline, options=kept)
 
     def _cached(self, key: tuple[object, ...], make: Callable[[], SortiePlan]) -> SortiePlan | str:
         hit = self._plans.get(key)

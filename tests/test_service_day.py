@@ -119,7 +119,7 @@ def test_a_jammed_lid_holds_the_sortie_and_gives_it_to_another_airport(
 
     async def run() -> list:  # type: ignore[type-arg]
         async with simulated_district(
-            scenario, start, SPEEDUP, sqlite_url, tmp_path, base_port=free_udp_base(8), pace=True
+            scenario, start, SPEEDUP, sqlite_url, tmp_path, base_port=free_udp_base(8)
         ) as district:
             district.world.apply(SimControl("taoyuan", "lid_jam", 1, 0))
             sid = "tanglang-ridge.20261202T0800.1"

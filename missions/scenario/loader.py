@@ -116,7 +116,7 @@ def _drone(s: spec.DroneSpec, name: str) -> DroneModel:
         energy_margin=s.energy_margin,
         max_sortie_s=s.max_sortie_min * 60,
         transit_alt_m=s.transit_alt_m,
-        camera=Camera(s.camera.hfov_deg, s.camera.width_px, s.camera.height_px),
+        camera=Camera(s.camera.hfov_deg, s.camera.width_px, s.camera.height_px, s.camera.thermal),
         power=PowerModel(**s.power.model_dump()),
     )
 

@@ -19,6 +19,7 @@ class CameraSpec(Strict):
     hfov_deg: float = Field(82.0, gt=10, lt=170, description="Horizontal field of view, degrees")
     width_px: int = Field(4000, gt=0)
     height_px: int = Field(3000, gt=0)
+    thermal: bool = Field(False, description="A thermal camera too: patrols fly at night")
 
 
 class PowerSpec(Strict):
