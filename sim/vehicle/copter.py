@@ -392,10 +392,11 @@ class Copter:
                 vz = -((self.params.values["LAND_SPEED_HIGH"] or self.params.values["WPNAV_SPEED_DN"]) / 100)
             else:
                 vz = -self.params.values["LAND_SPEED"] / 100
-        elif dist > 0.5:
-            # AC_WPNav flies the straight line to the waypoint in three dimensions: height
-            # changes in step with the distance flown, and where the climb or descent
-            # cannot keep up at full speed, it flies slower across.
+        elif dist > 0.5 and self.mode is Mode.AUTO:
+            # AC_WPNav flies the straight line to a mission's waypoint in three dimensions:
+            # height changes in step with the distance flown, and where the climb or
+            # descent cannot keep up at full speed, it flies slower across. (GUIDED targets
+            # keep the simpler climb-while-moving.)
             dz = sp[2] - b.alt
             rate = up if dz > 0 else down
             needed = dz * speed / dist
