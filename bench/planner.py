@@ -50,15 +50,15 @@ def terrain_survey(sc: Scenario, day: DayPlan) -> dict[str, float]:
     lowest, highest, breaches = float("inf"), 0.0, 0
     for s in day.sorties:
         order = order_for(sc, s)
-        found, low, high = survey_mission(
+        survey = survey_mission(
             order.items,
             sc.ground.terrain,
             clearance_m=sc.clearance_m,
             ceiling_m=sc.airspace.ceiling_m,
             rtl_alt_m=order.flight_params["RTL_ALT"] / 100,
         )
-        breaches += len(found)
-        lowest, highest = min(lowest, low), max(highest, high)
+        breaches += len(survey.breaches)
+        lowest, highest = min(lowest, survey.lowest), max(highest, survey.highest)
     print(
         f"terrain ({sc.ground.label}): every leg of {len(day.sorties)} sorties between {lowest:.1f} and "
         f"{highest:.1f} m above the ground, {breaches} breaches"

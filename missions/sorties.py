@@ -152,11 +152,10 @@ class _Planner:
 
     def chain(self, wps: list[Waypoint]) -> list[Waypoint]:
         """The waypoints with every leg fitted to the ground."""
-        out = wps[:1]
-        for a, b in itertools.pairwise(wps):
-            out += self.leg(a, b)[0]
-            out.append(b)
-        return out
+        try:
+            return self.heights.chain(wps)
+        except (TooSteep, OffTerrain) as exc:
+            raise NotFlyable(f"{self.airport.id}: {exc}") from exc
 
     def _transit(self, a: XY, b: XY) -> list[XY]:
         try:

@@ -61,19 +61,6 @@ class Terrain(Protocol):
 
 
 @dataclass(frozen=True)
-class Flat:
-    """Level ground at one height: what the planner assumed before it knew the hills."""
-
-    height_m: float = 0.0
-    label: str = "flat (no terrain model)"
-    approximate: bool = True
-    spacing_m: float = 100.0
-
-    def heights(self, lons: npt.ArrayLike, lats: npt.ArrayLike) -> np.ndarray:
-        return np.full(np.broadcast(np.asarray(lons), np.asarray(lats)).shape, self.height_m, float)
-
-
-@dataclass(frozen=True)
 class Hill:
     """One hill of the relief: a smooth bump with an elliptical foot.
 

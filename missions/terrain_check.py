@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from shapely.geometry import LineString
@@ -45,28 +45,31 @@ def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
     return math.hypot(dlat, dlon)
 
 
+@dataclass
+class Survey:
+    """What flying a mission over the terrain found."""
+
+    breaches: list[Breach] = field(default_factory=list)
+    """Empty when the mission keeps to the clearance, the ceiling and out of no-fly areas."""
+    lowest: float = math.inf
+    """The lowest height above the ground in flight (away from the pads)."""
+    highest: float = -math.inf
+    """The highest, on the legs held to the ceiling."""
+
+
+@dataclass
 class _Walk:
-    def __init__(
-        self,
-        terrain: Terrain,
-        home: tuple[float, float, float],
-        clearance_m: float,
-        ceiling_m: float,
-        step_m: float,
-        no_fly: Sequence[tuple[str, BaseGeometry]],
-    ) -> None:
-        self.terrain = terrain
-        self.home = home
-        self.clearance = clearance_m
-        self.ceiling = ceiling_m
-        self.step = step_m
-        self.no_fly = no_fly
-        self.pads = [home[:2]]
-        self.out: list[Breach] = []
-        self.lowest = math.inf
-        """The lowest height above the ground in flight (away from the pads)."""
-        self.highest = -math.inf
-        """The highest, on the legs held to the ceiling."""
+    terrain: Terrain
+    home: tuple[float, float, float]
+    clearance: float
+    ceiling: float
+    step: float
+    no_fly: Sequence[tuple[str, BaseGeometry]]
+    found: Survey = field(default_factory=Survey)
+    pads: list[tuple[float, float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.pads.append(self.home[:2])
 
     def amsl(self, it: MissionItem, here_alt: float) -> float:
         if it.frame in RELATIVE:
@@ -88,7 +91,7 @@ class _Walk:
         line = LineString([(a[1], a[0]), (b[1], b[0])])
         for zid, area in self.no_fly:
             if area.intersects(line):
-                self.out.append(Breach(seq, b[0], b[1], math.nan, f"enters no-fly zone {zid}"))
+                self.found.breaches.append(Breach(seq, b[0], b[1], math.nan, f"enters no-fly zone {zid}"))
 
     def circle(self, seq: int, centre: tuple[float, float], radius_m: float, alt: float) -> None:
         a = np.linspace(0, 2 * math.pi, 72, endpoint=False)
@@ -106,40 +109,21 @@ class _Walk:
                 < PAD_RADIUS_M
             )
         for k in np.flatnonzero(np.isnan(ground)):
-            self.out.append(Breach(seq, float(lat[k]), float(lon[k]), math.nan, "no terrain height here"))
+            self.found.breaches.append(Breach(seq, float(lat[k]), float(lon[k]), math.nan, "no terrain height here"))
             break
         away = agl[~near_pad & np.isfinite(agl)]
         if away.size:
-            self.lowest = min(self.lowest, float(away.min()))
+            self.found.lowest = min(self.found.lowest, float(away.min()))
             if ceiling:
-                self.highest = max(self.highest, float(away.max()))
+                self.found.highest = max(self.found.highest, float(away.max()))
         low = np.flatnonzero((agl < self.clearance - 0.5) & ~near_pad)
         if low.size:
             i = int(low[np.argmin(agl[low])])
-            self.out.append(Breach(seq, float(lat[i]), float(lon[i]), float(agl[i]), "below the clearance"))
+            self.found.breaches.append(Breach(seq, float(lat[i]), float(lon[i]), float(agl[i]), "below the clearance"))
         high = np.flatnonzero(agl > self.ceiling + 0.5) if ceiling else np.array([], int)
         if high.size:
             j = int(high[np.argmax(agl[high])])
-            self.out.append(Breach(seq, float(lat[j]), float(lon[j]), float(agl[j]), "above the ceiling"))
-
-
-def check_mission(
-    items: Sequence[MissionItem],
-    terrain: Terrain,
-    *,
-    clearance_m: float,
-    ceiling_m: float,
-    rtl_alt_m: float | None = None,
-    step_m: float = 10.0,
-    no_fly: Sequence[tuple[str, BaseGeometry]] = (),
-) -> list[Breach]:
-    """Every place where the mission, flown as ArduCopter flies it, comes closer to the
-    ground than `clearance_m` or higher above it than `ceiling_m` (item 0 is home; the RTL
-    climbs to `rtl_alt_m` above home first where given), or enters a `no_fly` area
-    (lon/lat geometry). Empty when the mission keeps to both."""
-    return survey_mission(
-        items, terrain, clearance_m=clearance_m, ceiling_m=ceiling_m, rtl_alt_m=rtl_alt_m, step_m=step_m, no_fly=no_fly
-    )[0]
+            self.found.breaches.append(Breach(seq, float(lat[j]), float(lon[j]), float(agl[j]), "above the ceiling"))
 
 
 def survey_mission(
@@ -151,9 +135,11 @@ def survey_mission(
     rtl_alt_m: float | None = None,
     step_m: float = 10.0,
     no_fly: Sequence[tuple[str, BaseGeometry]] = (),
-) -> tuple[list[Breach], float, float]:
-    """`check_mission`'s breaches, with the lowest and highest heights above the ground
-    the flight passes (away from the pads; the highest on legs held to the ceiling)."""
+) -> Survey:
+    """The mission flown as ArduCopter flies it: every place where it comes closer to the
+    ground than `clearance_m` or higher above it than `ceiling_m` (item 0 is home; the RTL
+    climbs to `rtl_alt_m` above home first where given) or enters a `no_fly` area (lon/lat
+    geometry), and the lowest and highest heights above the ground it passes."""
     home_item = items[0]
     home = (home_item.x, home_item.y, home_item.z)
     walk = _Walk(terrain, home, clearance_m, ceiling_m, step_m, no_fly)
@@ -187,4 +173,4 @@ def survey_mission(
                 walk.pads.append((it.x, it.y))
                 walk.segment(it.seq, here, (it.x, it.y, here[2]), True)
                 here = (it.x, it.y, it.z)
-    return walk.out, walk.lowest, walk.highest
+    return walk.found

@@ -19,7 +19,7 @@ from missions.geo import LocalFrame
 from missions.planner import DayPlan, plan_day
 from missions.scenario import Scenario, load_scenario
 from missions.terrain import DemGrid, Ground, Hill, Relief
-from missions.terrain_check import check_mission
+from missions.terrain_check import survey_mission
 from orchestrator.executor.orders import order_for
 
 
@@ -31,13 +31,13 @@ def day(scenario: Scenario) -> DayPlan:
 def _check(scenario: Scenario, items: list[MissionItem], rtl_cm: float) -> list[object]:
     assert scenario.ground is not None
     return list(
-        check_mission(
+        survey_mission(
             items,
             scenario.ground.terrain,
             clearance_m=scenario.clearance_m,
             ceiling_m=scenario.airspace.ceiling_m,
             rtl_alt_m=rtl_cm / 100,
-        )
+        ).breaches
     )
 
 
@@ -157,7 +157,7 @@ def test_fitted_legs_over_rugged_ground_pass_the_independent_check(pts: list[tup
     for w in fitted[1:]:
         lon, lat = frame.to_lonlat(*w.xy)
         items.append(MissionItem(0, Frame.GLOBAL, Cmd.NAV_WAYPOINT, x=lat, y=lon, z=w.alt_m + pad))
-    breaches = check_mission(renumber(items), ground.terrain, clearance_m=29.0, ceiling_m=121.0, step_m=10.0)
+    breaches = survey_mission(renumber(items), ground.terrain, clearance_m=29.0, ceiling_m=121.0, step_m=10.0).breaches
     assert breaches == []
     unfitted = [
         items[0],
@@ -176,7 +176,7 @@ def test_fitted_legs_over_rugged_ground_pass_the_independent_check(pts: list[tup
     ]
     assert len(fitted) >= len(wps)
     if len(fitted) == len(wps):
-        assert check_mission(renumber(unfitted), ground.terrain, clearance_m=29.0, ceiling_m=121.0) == []
+        assert survey_mission(renumber(unfitted), ground.terrain, clearance_m=29.0, ceiling_m=121.0).breaches == []
 
 
 def test_sortie_items_carry_heights_above_sea_level(scenario: Scenario, day: DayPlan) -> None:
