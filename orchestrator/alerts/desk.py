@@ -35,7 +35,7 @@ from missions.dispatch import Decision, DroneState
 from missions.errors import PlanningError
 from missions.geo import haversine_m
 from missions.response import ORBIT_RADIUS_M
-from orchestrator.alerts.dispatcher import AlertDispatcher
+from orchestrator.alerts.dispatcher import AlertDispatcher, Sent
 from orchestrator.alerts.inbound import AlertIn, AlertRefused, FloodGate, check_place
 from orchestrator.service.clock import iso
 from orchestrator.store import SortieRow, Store
@@ -52,6 +52,15 @@ has already seen the thing (a second caller about a fire the drone is watching).
 ON_SCENE_M = ORBIT_RADIUS_M + 30.0
 """Within this of the spot, at height: on scene (the orbit itself, plus a margin for its
 entry and for position lag)."""
+
+
+@dataclass(frozen=True)
+class _Sending:
+    """A drone taken for an alert under the desk's lock, its sending to be completed."""
+
+    sent: Sent
+    reason: str
+    started: datetime
 
 
 @dataclass
@@ -101,13 +110,14 @@ class AlertDesk:
         a sender named in the message (a CAP `<sender>`) cannot change its way past it."""
         async with self._lock:  # one decision at a time: two alerts never take one drone
             try:
-                return await self._receive(alert, source, sender, channel or sender)
+                row, sending = self._take(alert, source, sender, channel or sender)
             except AlertRefused as exc:
                 if exc.status != 429:  # a flood is counted in the log, not written row by row
                     self._record_refusal(alert, source, sender, exc)
                 raise
+        return await self._complete(row, sending)
 
-    async def _receive(self, alert: AlertIn, source: str, sender: str, channel: str) -> AlertRow:
+    def _take(self, alert: AlertIn, source: str, sender: str, channel: str) -> tuple[AlertRow, _Sending | None]:
         self.gate.admit(channel)
         rule = ALERT_RULES.get(alert.kind)
         if rule is None:
@@ -141,7 +151,7 @@ class AlertDesk:
         family = rule.event_family
         open_alerts = [
             a
-            for a in self.book.alerts(state=MERGES_INTO, since=cutoff)
+            for a in self.book.alerts(state=(*MERGES_INTO, "received"), since=cutoff)
             if a.kind in ALERT_RULES and ALERT_RULES[a.kind].event_family == family
         ]
         sightings = [Sighting(a.id, family, a.lat, a.lon, a.received_at) for a in open_alerts]
@@ -149,33 +159,51 @@ class AlertDesk:
         if twin is not None:
             d = haversine_m(lon, lat, twin.lon, twin.lat)
             why = f"merged into alert {twin.id} ({d:.0f} m away, the same {family}): its drone answers both"
-            return self._add(row, "merged", why, merged_into=twin.id)
+            return self._add(row, "merged", why, merged_into=twin.id), None
         try:
             decision, states = self.dispatcher.decide(lat, lon, priority)
         except PlanningError as exc:
             raise AlertRefused(422, str(exc)) from None
         action = self.policy.get(alert.kind, rule.action)
         if action is AlertAction.PROPOSE:
-            return self._add(row, "proposed", f"proposed to an operator: {decision.reason}")
+            return self._add(row, "proposed", f"proposed to an operator: {decision.reason}"), None
         if decision.choice is None:
-            return self._add(row, "unserved", decision.reason)
+            return self._add(row, "unserved", decision.reason), None
         row = self._add(row, "received", decision.reason)
-        return await self._send(row, decision, states)
+        return self._send(row, decision, states)
 
-    async def _send(self, row: AlertRow, decision: Decision, states: dict[str, DroneState]) -> AlertRow:
+    def _send(
+        self, row: AlertRow, decision: Decision, states: dict[str, DroneState]
+    ) -> tuple[AlertRow, _Sending | None]:
+        """Take the chosen drone, under the desk's lock: a launch is ordered, an airborne
+        drone claimed. What is left (a diversion's mission upload, seconds with its
+        read-back) is returned for `_complete`, outside the lock, so that it holds up no
+        other alert."""
         started = self.clock()
         try:
-            sent = await self.dispatcher.send(row, decision, states)
-        except Exception as exc:  # a diversion refused by the drone, a dock gone: say so, keep the alert
+            sent = self.dispatcher.send(row, decision, states)
+        except Exception as exc:  # a dock gone, a sortie ended meanwhile: say so, keep the alert
             log.warning("alert %s: could not send a drone: %s", row.id, exc)
-            return self._update(row.id, state="unserved", decision=f"{decision.reason}; but: {exc}")
+            return self._update(row.id, state="unserved", decision=f"{decision.reason}; but: {exc}"), None
+        return row, _Sending(sent, decision.reason, started)
+
+    async def _complete(self, row: AlertRow, sending: _Sending | None) -> AlertRow:
+        if sending is None:
+            return row
+        sent = sending.sent
+        if sent.upload is not None:
+            try:
+                await sent.upload
+            except Exception as exc:  # the drone refused its new mission: say so, keep the alert
+                log.warning("alert %s: could not divert %s: %s", row.id, sent.sortie_id, exc)
+                return self._update(row.id, state="unserved", decision=f"{sending.reason}; but: {exc}")
         extra: dict[str, Any] = {}
         if sent.how == "diverted":
-            extra = {"launch_ordered_at": started, "airborne_at": started}
+            extra = {"launch_ordered_at": sending.started, "airborne_at": sending.started}
         return self._update(
             row.id,
             state="dispatched",
-            decision=f"{sent.airport} {sent.how}: {decision.reason}",
+            decision=f"{sent.airport} {sent.how}: {sending.reason}",
             airport=sent.airport,
             sortie_id=sent.sortie_id,
             **extra,
@@ -237,9 +265,10 @@ class AlertDesk:
                 raise KeyError(alert_id)
             if row.state not in ("proposed", "unserved"):
                 raise ValueError(f"alert {alert_id} is {row.state}: only a proposed or unserved alert is sent")
-            return await self._again(row)
+            row, sending = self._again(row)
+        return await self._complete(row, sending)
 
-    async def _again(self, row: AlertRow) -> AlertRow:
+    def _again(self, row: AlertRow) -> tuple[AlertRow, _Sending | None]:
         """Decide and send once more; an airport whose sortie for this alert already ended
         short of the spot (held, failed) is not chosen again: the next drone is another."""
         tried = {}
@@ -247,12 +276,13 @@ class AlertDesk:
             tried[row.airport] = row.outcome or "its sortie ended before the spot"
         decision, states = self.dispatcher.decide(row.lat, row.lon, row.priority, tried)
         if decision.choice is None:
-            return self._update(row.id, state="unserved", decision=decision.reason)
-        return await self._send(row, decision, states)
+            return self._update(row.id, state="unserved", decision=decision.reason), None
+        return self._send(row, decision, states)
 
     async def recover(self, max_age_s: float = 1800.0) -> None:
         """After a restart: an alert recorded but not yet sent (the service stopped between
         the two) is decided and sent now, unless it is too old to be worth a flight."""
+        pending: list[tuple[AlertRow, _Sending | None]] = []
         async with self._lock:
             for row in self.book.alerts(state=["received"]):
                 age = (self.clock() - row.received_at).total_seconds()
@@ -262,7 +292,9 @@ class AlertDesk:
                     )
                     continue
                 log.info("alert %s: taken before a restart, sending a drone now", row.id)
-                await self._again(row)
+                pending.append(self._again(row))
+        for row, sending in pending:
+            await self._complete(row, sending)
 
     # ---- following it -------------------------------------------------------------------
     def on_sortie(self, row: SortieRow) -> None:
@@ -370,7 +402,8 @@ class AlertDesk:
     async def _resend(self, row: AlertRow) -> None:
         async with self._lock:
             log.info("alert %s: its drone did not get there (%s); sending the next", row.id, row.outcome)
-            await self._again(row)
+            row, sending = self._again(row)
+        await self._complete(row, sending)
 
     async def _grab(self, alert_id: str, drone: str) -> None:
         """A frame from over the spot, kept with the alert: what the look saw, found or not."""

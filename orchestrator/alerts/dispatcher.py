@@ -10,7 +10,7 @@ answering an alert, they say so and stay out. The earliest arrival wins, whichev
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -37,6 +37,9 @@ class Sent:
     airport: str
     how: str
     """launched, launching when charged, or diverted."""
+    upload: Awaitable[object] | None = None
+    """A diversion's mission upload, still to be awaited (the drone is already claimed):
+    the desk awaits it after letting go of its lock."""
 
 
 class AlertDispatcher:
@@ -109,8 +112,11 @@ class AlertDispatcher:
                 states[ap] = _off(ap, f"already sent for this alert: {why}")
         return dispatch(self.scenario, lon, lat, self.clock(), states, priority=priority), states
 
-    async def send(self, alert: AlertRow, decision: Decision, states: dict[str, DroneState]) -> Sent:
-        """Launch or divert the chosen drone. ValueError when it cannot (the reason)."""
+    def send(self, alert: AlertRow, decision: Decision, states: dict[str, DroneState]) -> Sent:
+        """Launch or divert the chosen drone. ValueError when it cannot (the reason).
+        Synchronous, so that no other alert is decided in between: a launch is ordered
+        (the scheduler starts it), an airborne drone is claimed and its new mission's
+        upload returned in `Sent.upload` for the caller to await."""
         choice = decision.choice
         if choice is None or choice.route is None:
             raise ValueError(decision.reason)
@@ -128,9 +134,10 @@ class AlertDispatcher:
         why = f"for alert {alert.id} ({alert.kind}, priority {alert.priority}): {decision.reason}"
         if state.status is DroneStatus.AIRBORNE:
             sid = next(r.sortie_id for r in self.scheduler.running.values() if r.airport == ap.id)
-            await self.scheduler.divert(sid, flight.items, FIRST_LEG, flight.needed_pct, f"diverted {why}", alert.id)
-            log.info("alert %s: sortie %s diverted (%s)", alert.id, sid, decision.reason)
-            return Sent(sid, ap.id, "diverted")
+            previous = self.scheduler.claim(sid, alert.id)
+            upload = self.scheduler.divert(sid, flight.items, FIRST_LEG, flight.needed_pct, f"diverted {why}", previous)
+            log.info("alert %s: diverting sortie %s (%s)", alert.id, sid, decision.reason)
+            return Sent(sid, ap.id, "diverted", upload)
         now = self.clock()
         d = ap.drone
         sid, n = f"alert.{alert.id}", 1

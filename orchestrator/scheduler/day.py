@@ -208,18 +208,28 @@ class DayScheduler:
         self._launch(row, drone)
         return True
 
-    async def divert(
-        self, sid: str, items: list[MissionItem], first: int, needed_pct: float, why: str, alert_id: str
-    ) -> SortieRow:
-        """Give a flying sortie's drone a new mission (an alert's), and record it on the
-        sortie: its order (what a restart watches), its alert, and why."""
-        running = self.running.get(sid)
-        if running is None:
+    def claim(self, sid: str, alert_id: str) -> str | None:
+        """Mark a flying sortie as answering `alert_id` before its new mission is sent:
+        from now on dispatch sees its drone taken, so the upload (`divert`) can run without
+        holding the alert desk. Returns the alert it answered before, for `divert` to put
+        back if the drone refuses. ValueError if the sortie is not flying."""
+        if sid not in self.running:
             raise ValueError(f"sortie {sid} is not flying")
         row = self.store.sortie(sid)
         previous = row.alert_id if row else None
         self.store.update_sortie(sid, alert_id=alert_id)  # announced with the diversion
+        return previous
+
+    async def divert(
+        self, sid: str, items: list[MissionItem], first: int, needed_pct: float, why: str, previous: str | None
+    ) -> SortieRow:
+        """Give a claimed sortie's drone its new mission (an alert's), and record it on the
+        sortie: its order (what a restart watches) and why. If the drone refuses or has
+        landed meanwhile, the claim is undone (`previous` is the alert it answered before)."""
+        running = self.running.get(sid)
         try:
+            if running is None:
+                raise ValueError(f"sortie {sid} is no longer flying")
             order = await running.runner.divert(items, first, needed_pct, why)
         except Exception:
             self.store.update_sortie(sid, alert_id=previous)
