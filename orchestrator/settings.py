@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from missions.alerting import ALERT_RULES
+from vision.classmap import parse_class_map
 
 
 class ConfigError(Exception):
@@ -41,6 +42,8 @@ class VisionSettings(BaseModel):
 
     @model_validator(mode="after")
     def _k_of_n(self) -> VisionSettings:
+        if self.classes is not None:
+            parse_class_map(self.classes)  # ClassMapError is a ValueError: the file's error names the key
         if self.confirm_k > self.confirm_n:
             raise ValueError(f"confirm_k ({self.confirm_k}) cannot exceed confirm_n ({self.confirm_n})")
         return self

@@ -19,7 +19,7 @@ def test_frames_come_back_with_the_detections_boxed() -> None:
     view = LiveView({})
     out = cv2.imdecode(np.frombuffer(view.annotate(frame), np.uint8), cv2.IMREAD_COLOR)
     assert out.shape == frame.shape
-    box = view.detector().detect([frame])[0][0].box
+    box = view.vision.detector().detect([frame])[0][0].box
     x0, y0 = int(box[0]), int(box[1])
     edge = out[max(0, y0 - 1) : y0 + 2, x0 : x0 + 20].astype(int)
     plain = frame[max(0, y0 - 1) : y0 + 2, x0 : x0 + 20].astype(int)

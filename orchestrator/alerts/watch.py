@@ -12,15 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from pathlib import Path
 
 from missions.scenario import Scenario
 from missions.vocabulary import findings_topic
 from orchestrator.bus.client import BusClient
 from orchestrator.scheduler.day import DayScheduler
 from orchestrator.service.live_view import LiveView
+from orchestrator.service.vision_config import ServiceVision
 from orchestrator.store import Store
-from vision.detector import DetectorConfig, load_detector
 from vision.findings import FindingReport
 from vision.ingest import StreamIngest
 from vision.pipeline import VisionPipeline, VisionZone
@@ -36,14 +35,14 @@ class AlertWatch:
         scheduler: DayScheduler,
         live: LiveView,
         bus: BusClient,
-        model: Path | None = None,
+        vision: ServiceVision,
     ) -> None:
         self.scenario = scenario
         self.store = store
         self.scheduler = scheduler
         self.live = live
         self.bus = bus
-        self.model = model
+        self.vision = vision
         self.watching: dict[str, str] = {}
         """Drone -> the alert sortie it flies, while its video is watched."""
 
@@ -57,9 +56,7 @@ class AlertWatch:
         return out
 
     def _pipeline(self, loop: asyncio.AbstractEventLoop) -> VisionPipeline:
-        from vision.train import DEFAULT_IMGSZ, DEFAULT_MODEL
-
-        detector = load_detector(self.model or DEFAULT_MODEL, DetectorConfig(imgsz=DEFAULT_IMGSZ))
+        detector = self.vision.detector()
         zones = [VisionZone.from_scenario(z) for z in self.scenario.incidents.detection_zones]
 
         def publish(report: FindingReport) -> None:  # from the pipeline's thread
@@ -68,7 +65,12 @@ class AlertWatch:
             )
 
         return VisionPipeline(
-            detector, self.scenario.frame, self.scenario.incidents.no_parking, zones, on_finding=publish
+            detector,
+            self.scenario.frame,
+            self.scenario.incidents.no_parking,
+            zones,
+            config=self.vision.pipeline_config(),
+            on_finding=publish,
         )
 
     async def run(self, stop: asyncio.Event, every_s: float = 0.5) -> None:

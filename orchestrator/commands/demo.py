@@ -31,7 +31,7 @@ from orchestrator.executor.failsafe import failsafe_params
 from orchestrator.logclock import set_log_clock
 from orchestrator.scheduler.day import SchedulerConfig
 from orchestrator.service.core import Service
-from orchestrator.settings import AlertSettings, ApiUser
+from orchestrator.settings import AlertSettings, ApiUser, VisionSettings
 from orchestrator.store import Store
 from sim.alert_system import SimAlertSystem
 from sim.pace import PaceGovernor, keep_pace
@@ -110,6 +110,7 @@ async def simulated_district(
     airports: list[str] | None = None,
     scheduler: SchedulerConfig | None = None,
     alerts: AlertSettings | None = None,
+    vision: VisionSettings | None = None,
     video: bool = False,
     pace: bool = False,
 ) -> AsyncIterator[District]:
@@ -159,6 +160,7 @@ async def simulated_district(
         alerts=alerts,
         video={a: server.url(a) for a in world.vehicles} if server is not None else None,
         video_watch=watch,
+        vision=vision,
     )
     sim_stop = asyncio.Event()
     sim_tasks: list[asyncio.Task[None]] = []

@@ -142,7 +142,7 @@ async def serve(settings: Settings, scenario: Scenario, stop: asyncio.Event | No
         client_id=settings.mqtt_client_id,
         alerts=settings.alerts,
         video=settings.video,
-        vision_model=settings.vision.model,
+        vision=settings.vision,
         signing_key=signing_key,
         scheduler=SchedulerConfig(
             speedup=settings.speedup,

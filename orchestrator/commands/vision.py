@@ -118,17 +118,17 @@ def add_parser(sub: argparse._SubParsersAction, scenario_arg: Callable[[argparse
 
 
 def detector_from(args: argparse.Namespace, settings: Settings, floor: float | None = None):  # type: ignore[no-untyped-def]
-    """The detector the arguments and settings ask for; `floor` overrides the lowest score
-    kept (evaluation draws the whole precision-recall curve, from 0.001)."""
+    """The detector the settings' `vision:` section asks for, as the service loads it,
+    with the command line's --model/--classes/--imgsz/--conf over it; `floor` overrides
+    the lowest score kept (evaluation draws the whole precision-recall curve, from 0.001)."""
+    from orchestrator.service.vision_config import ServiceVision
     from vision.classmap import ClassMapError, parse_class_map
-    from vision.detector import DetectorConfig, load_detector
-    from vision.train import DEFAULT_MODEL
 
     vs = settings.vision
-    path = args.model or vs.model or DEFAULT_MODEL
     text = args.classes or vs.classes
     try:
-        cmap = parse_class_map(text) if text else None
+        if text:
+            parse_class_map(text)
     except ClassMapError as exc:
         raise VisionUsageError(str(exc)) from None
     imgsz = args.imgsz or vs.imgsz
@@ -137,11 +137,8 @@ def detector_from(args: argparse.Namespace, settings: Settings, floor: float | N
     conf = args.conf if args.conf is not None else vs.conf
     if not 0 < conf < 1:
         raise VisionUsageError(f"--conf {conf}: must be between 0 and 1")
-    class_conf = {} if floor is not None else {str(k): v for k, v in vs.class_conf.items()}
-    cfg = DetectorConfig(
-        imgsz=imgsz, conf=floor if floor is not None else conf, class_conf=class_conf, threads=vs.threads
-    )
-    return load_detector(Path(path), cfg, cmap)
+    chosen = vs.model_copy(update={"model": args.model or vs.model, "classes": text, "imgsz": imgsz, "conf": conf})
+    return ServiceVision(chosen).load(floor)
 
 
 def cmd_vision(args: argparse.Namespace, settings: Settings) -> int:

@@ -42,7 +42,8 @@ from orchestrator.scheduler.day import DayScheduler, SchedulerConfig
 from orchestrator.service.clock import iso
 from orchestrator.service.events import EventHub
 from orchestrator.service.live_view import LiveView
-from orchestrator.settings import AlertSettings
+from orchestrator.service.vision_config import ServiceVision
+from orchestrator.settings import AlertSettings, VisionSettings
 from orchestrator.store import FindingRecord, SortieRow, Store, TransitionRecord
 
 log = logging.getLogger("dronepatrol.service")
@@ -86,7 +87,7 @@ class Service:
         alerts: AlertSettings | None = None,
         video: dict[str, str] | None = None,
         video_watch: Callable[[str, bool], None] | None = None,
-        vision_model: Path | None = None,
+        vision: VisionSettings | None = None,
     ) -> None:
         # The service's own copy of what operators change at run time (patrols created or
         # edited through the API): a scenario shared with others (a simulator in the same
@@ -153,12 +154,14 @@ class Service:
             announce=self.hub.publish,
         )
         self.bus_alerts = BusAlerts(self.alerts, self.bus)
-        self.live = LiveView(video or {}, model=vision_model, on_watch=video_watch)
+        self.vision = ServiceVision(vision)
+        """The settings' detector and thresholds, one model shared by the live view and the watch."""
+        self.live = LiveView(video or {}, vision=self.vision, on_watch=video_watch)
         if self.live.urls:
             self.alerts.snapshot = self.live.snapshot
             self.alerts.evidence_dir = data_dir / "evidence"
         self.alert_watch = (
-            AlertWatch(scenario, store, self.scheduler, self.live, self.bus, vision_model) if alerts.vision else None
+            AlertWatch(scenario, store, self.scheduler, self.live, self.bus, self.vision) if alerts.vision else None
         )
         self.started = asyncio.Event()
 

@@ -4,21 +4,20 @@ MJPEG (multipart/x-mixed-replace, what an <img> plays).
 
 Only while someone watches: the stream is opened for the first viewer and closed with
 the last, and `on_watch` tells a simulator which camera to render. The detector is the
-shipped model (or the settings' one), loaded on first use and shared by all viewers.
+service's one (`vision_config.py`: the settings' model and thresholds), loaded on first
+use and shared by all viewers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from vision.detector import Detector, DetectorConfig, load_detector
+from orchestrator.service.vision_config import ServiceVision
 from vision.evidence import draw_boxes, jpeg
 from vision.ingest import StreamIngest
 
@@ -32,29 +31,19 @@ class LiveView:
         self,
         urls: dict[str, str],
         *,
-        model: Path | None = None,
+        vision: ServiceVision | None = None,
         fps: float = 4.0,
         on_watch: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.urls = dict(urls)
         """Drone id -> its video stream (MJPEG or anything OpenCV opens)."""
-        self.model = model
+        self.vision = vision or ServiceVision()
         self.fps = fps
         self.on_watch = on_watch
-        self._detector: Detector | None = None
-        self._lock = threading.Lock()
         self.viewers: dict[str, int] = {}
 
-    def detector(self) -> Detector:
-        with self._lock:
-            if self._detector is None:
-                from vision.train import DEFAULT_IMGSZ, DEFAULT_MODEL
-
-                self._detector = load_detector(self.model or DEFAULT_MODEL, DetectorConfig(imgsz=DEFAULT_IMGSZ))
-            return self._detector
-
     def annotate(self, image: np.ndarray) -> bytes:
-        boxes = self.detector().detect([image])[0]
+        boxes = self.vision.detector().detect([image])[0]
         return jpeg(draw_boxes(image, boxes), quality=80)
 
     async def snapshot(self, drone: str, wait_s: float = 10.0) -> bytes | None:
