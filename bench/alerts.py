@@ -235,6 +235,9 @@ async def bursts(svc: Any, http: httpx.AsyncClient, watch: Wire, wire: dict[str,
             + ", ".join(f"{watch.first_after(a, t0, True) or float('nan'):.2f} s" for a in airports),
             flush=True,
         )
+        for r in rows:
+            if r is not None and r.airport is None:
+                print(f"  alert {r.id} {r.state}: {r.decision}", flush=True)
         await asyncio.sleep(60 / SPEEDUP * 10)  # ten simulated minutes between bursts
 
 

@@ -93,7 +93,9 @@ def response_flight(
         MissionItem(0, amsl, Cmd.NAV_TAKEOFF, x=airport.lat, y=airport.lon, z=up.alt_m + pad),
         MissionItem(0, Frame.MISSION, Cmd.DO_CHANGE_SPEED, 1, d.dash_speed_ms, -1),
         MissionItem(0, Frame.GLOBAL_RELATIVE_ALT, Cmd.DO_SET_ROI_LOCATION, x=lat_t, y=lon_t, z=0.0),
-        *(wp(w) for w in out[1:-1]),
+        # Up to the spot itself at the dash speed: the speed a leg is flown at is the one in
+        # force when its waypoint becomes current, so the orbit (cruise) must come after it.
+        *(wp(w) for w in out[1:]),
         MissionItem(0, Frame.MISSION, Cmd.DO_CHANGE_SPEED, 1, d.cruise_speed_ms, -1),
         MissionItem(
             0, amsl, Cmd.NAV_LOITER_TURNS, float(turns), 0.0, ORBIT_RADIUS_M, x=lat_t, y=lon_t, z=orbit_alt + pad

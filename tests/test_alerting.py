@@ -101,3 +101,16 @@ def test_the_response_flight_dashes_out_orbits_the_spot_looking_at_it_and_comes_
     assert 240 <= orbit_s <= 360, "about the five minutes dispatch planned on scene, at AC_Circle's speed"
     assert all(i.z <= 120 for i in flight.items[1:]), "under the ceiling"
     assert 0 < flight.needed_pct < 60
+    # ArduCopter flies each leg at the speed in force when its waypoint becomes current:
+    # every leg out, the last one onto the spot included, at the dash speed.
+    speed, out_speeds = None, []
+    for item in flight.items[FIRST_LEG:]:
+        if item.command == Cmd.DO_CHANGE_SPEED:
+            speed = item.param2
+        elif item.command == Cmd.NAV_WAYPOINT:
+            out_speeds.append(speed)
+            if (item.x, item.y) == pytest.approx((lat, lon)):
+                break
+    else:
+        pytest.fail("no waypoint over the spot before the orbit")
+    assert out_speeds and set(out_speeds) == {ap.drone.dash_speed_ms}, out_speeds
