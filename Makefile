@@ -3,7 +3,7 @@
 #   make test   set up runtime + dev + train extras, lint, and run every test
 #   make test-fast   the same without the tests marked slow
 #   make bench  run bench/*.py and write docs/benchmarks.md
-#   make lint   ruff and mypy (strict on missions/, checked on vision/ and orchestrator/)
+#   make lint   ruff, mypy (strict on missions/, checked on vision/ and orchestrator/) and the import contracts
 
 PYTHON ?= python3
 VENV   := .venv
@@ -46,6 +46,7 @@ lint: $(VENV)/.full
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy missions vision orchestrator
+	$(VENV)/bin/lint-imports
 
 test: $(VENV)/.full lint
 	$(PY) -m pytest

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from missions.scenario import load_scenario
-from orchestrator.service.live_view import LiveView
+from orchestrator.video.live_view import LiveView
 from sim.scene.dataset import samples
 from vision.detector import DetectorConfig, OnnxDetector
 from vision.train import DEFAULT_IMGSZ, DEFAULT_MODEL

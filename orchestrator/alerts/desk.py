@@ -37,10 +37,10 @@ from missions.geo import haversine_m
 from missions.response import ORBIT_RADIUS_M
 from orchestrator.alerts.dispatcher import AlertDispatcher, Sent
 from orchestrator.alerts.inbound import AlertIn, AlertRefused, FloodGate, check_place
-from orchestrator.service.clock import iso
 from orchestrator.store import SortieRow, Store
 from orchestrator.store.db import TERMINAL_STATES
 from orchestrator.store.records import AlertRow, FindingRecord
+from orchestrator.timestamps import iso
 
 log = logging.getLogger("dronepatrol.alerts")
 

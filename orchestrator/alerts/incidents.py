@@ -38,9 +38,9 @@ from missions.alerting import (
 from missions.cap import CapFinding, Issuer, Reference, cap_alert, cap_identifier
 from missions.geo import haversine_m
 from missions.vocabulary import CAP_TOPIC, incident_topic
-from orchestrator.service.clock import iso
 from orchestrator.store.alert_book import AlertBook
 from orchestrator.store.records import CapMessage, FindingRecord, IncidentEvent, IncidentRow, OutboxItem
+from orchestrator.timestamps import iso
 
 log = logging.getLogger("dronepatrol.incidents")
 

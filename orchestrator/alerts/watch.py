@@ -17,9 +17,9 @@ from missions.scenario import Scenario
 from missions.vocabulary import findings_topic
 from orchestrator.bus.client import BusClient
 from orchestrator.scheduler.day import DayScheduler
-from orchestrator.service.live_view import LiveView
-from orchestrator.service.vision_config import ServiceVision
 from orchestrator.store import Store
+from orchestrator.video.live_view import LiveView
+from orchestrator.video.vision_config import ServiceVision
 from vision.findings import FindingReport
 from vision.ingest import StreamIngest
 from vision.pipeline import VisionPipeline, VisionZone

@@ -121,7 +121,7 @@ def detector_from(args: argparse.Namespace, settings: Settings, floor: float | N
     """The detector the settings' `vision:` section asks for, as the service loads it,
     with the command line's --model/--classes/--imgsz/--conf over it; `floor` overrides
     the lowest score kept (evaluation draws the whole precision-recall curve, from 0.001)."""
-    from orchestrator.service.vision_config import ServiceVision
+    from orchestrator.video.vision_config import ServiceVision
     from vision.classmap import ClassMapError, parse_class_map
 
     vs = settings.vision

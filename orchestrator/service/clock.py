@@ -104,10 +104,3 @@ class DockClock:
             return self._last
         self._last = now
         return now
-
-
-def iso(t: datetime | None, tz: tzinfo | None = None) -> str | None:
-    """ISO 8601 in `tz` (the district's zone for the API), or as stored; None stays None."""
-    if t is None:
-        return None
-    return (t.astimezone(tz) if tz is not None else t).isoformat()

@@ -39,12 +39,12 @@ from orchestrator.fleet.machine import Transition
 from orchestrator.fleet.tracker import FleetTracker
 from orchestrator.links.mavlink_link import MavlinkLink
 from orchestrator.scheduler.day import DayScheduler, SchedulerConfig
-from orchestrator.service.clock import iso
 from orchestrator.service.events import EventHub
-from orchestrator.service.live_view import LiveView
-from orchestrator.service.vision_config import ServiceVision
 from orchestrator.settings import AlertSettings, VisionSettings
 from orchestrator.store import FindingRecord, SortieRow, Store, TransitionRecord
+from orchestrator.timestamps import iso
+from orchestrator.video.live_view import LiveView
+from orchestrator.video.vision_config import ServiceVision
 
 log = logging.getLogger("dronepatrol.service")
 

@@ -10,12 +10,18 @@ out of range DENIED.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from sim.mavlink.messages import ACCEPTED, CRITICAL, DENIED, FAILED, UNSUPPORTED, Out, statustext
 from sim.mavlink.streams import DEFAULT_INTERVAL_S, MESSAGE_IDS, REQUEST_ONLY
 from sim.mavlink.telemetry import build
-from sim.vehicle.copter import FORCE_ARM_MAGIC, Copter
 from sim.vehicle.modes import Mode
+
+if TYPE_CHECKING:
+    from sim.vehicle.copter import Copter
+
+FORCE_ARM_MAGIC = 21196
+"""MAV_CMD_COMPONENT_ARM_DISARM's param2 that skips the pre-arm checks (and disarms in flight)."""
 
 
 def _cmd_arm(c: Copter, p: list[float], now: float) -> tuple[int, list[Out]]:

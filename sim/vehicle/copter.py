@@ -38,6 +38,7 @@ from sim.mavlink.messages import (
 from sim.mavlink.mission_protocol import MissionServer
 from sim.mavlink.streams import Streams
 from sim.mavlink.telemetry import build
+from sim.vehicle.commands import COMMANDS
 from sim.vehicle.mission_runner import MISSION_STATE_ACTIVE, MissionRunner
 from sim.vehicle.modes import BOOT, STANDBY, SUPPORTED, Mode
 from sim.vehicle.params import Params
@@ -46,7 +47,6 @@ from sim.vehicle.rtl import Rtl
 
 MAV_TYPE_GCS = 6
 BOOT_S = 2.0
-FORCE_ARM_MAGIC = 21196
 GPS_LOSS_TO_EKF_FAILSAFE_S = 1.0
 POSITION_MODES = frozenset({Mode.AUTO, Mode.GUIDED, Mode.LOITER, Mode.RTL, Mode.BRAKE})
 
@@ -243,8 +243,6 @@ class Copter:
 
     def command(self, cmd: int, p: list[float], sender: tuple[int, int], now: float) -> list[Out]:
         """COMMAND_LONG / COMMAND_INT: act, and always answer with COMMAND_ACK."""
-        from sim.vehicle.commands import COMMANDS  # here, not at the top: the handlers need Copter
-
         handler = COMMANDS.get(cmd)
         if handler is None:
             return [ack(cmd, UNSUPPORTED, sender)]

@@ -16,7 +16,7 @@ from orchestrator.api.audit import fail, guard, record, service
 from orchestrator.api.auth import Anyone, Reader
 from orchestrator.api.models import Airport, CommandReply, Dock, Drone, Problem
 from orchestrator.fleet.machine import FLYING, OrderHome
-from orchestrator.service.live_view import BOUNDARY
+from orchestrator.video.live_view import BOUNDARY
 
 router = APIRouter(tags=["fleet"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "no such airport or drone"}}

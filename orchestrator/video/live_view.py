@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 import cv2
 import numpy as np
 
-from orchestrator.service.vision_config import ServiceVision
+from orchestrator.video.vision_config import ServiceVision
 from vision.evidence import draw_boxes, jpeg
 from vision.ingest import StreamIngest
 
