@@ -68,8 +68,8 @@ def _wait_js(page: Any, expression: str, timeout_ms: int = 30_000) -> None:
     raise AssertionError(f"not true within {timeout_ms} ms: {expression}")
 
 
-def _sign_in(browser: Any, url: str, role: str, width: int = 1920, height: int = 1080) -> Any:
-    page = browser.new_page(viewport={"width": width, "height": height})
+def _sign_in(browser: Any, url: str, role: str, width: int = 1920, height: int = 1080, locale: str = "en-US") -> Any:
+    page = browser.new_page(locale=locale, viewport={"width": width, "height": height})
     page.goto(url + "/")
     page.fill("#token", token(role))
     page.click("#login-button")
@@ -80,7 +80,7 @@ def _sign_in(browser: Any, url: str, role: str, width: int = 1920, height: int =
 def test_an_operator_dispatches_from_the_map_watches_the_drone_and_acknowledges_an_incident(
     district: DistrictThread, browser: Any, artifacts: Path
 ) -> None:
-    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page = browser.new_page(locale="en-US", viewport={"width": 1920, "height": 1080})
     page.goto(district.url + "/")
     page.fill("#token", "not-a-token-at-all")
     page.click("#login-button")
@@ -89,7 +89,7 @@ def test_an_operator_dispatches_from_the_map_watches_the_drone_and_acknowledges_
     page.screenshot(path=str(artifacts / "01-login.png"))
     page.close()
 
-    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page = browser.new_page(locale="en-US", viewport={"width": 1920, "height": 1080})
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url))
     refused: list[str] = []  # what the Content-Security-Policy blocked of the page's own doing
@@ -221,7 +221,7 @@ def test_the_api_docs_render_offline_under_the_pages_policy(
 ) -> None:
     """Swagger UI and ReDoc come from the service itself: the page lists every operation
     with nothing fetched from elsewhere and nothing refused by its Content-Security-Policy."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
     requested: list[str] = []
     refused: list[str] = []
     page.on("request", lambda r: requested.append(r.url))
@@ -295,7 +295,7 @@ def test_the_base_map_comes_from_the_configured_tile_server(
     )
     district.call(api.start())
     refused: list[str] = []
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 800})
     try:
         page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
         page.goto(api.url + "/")
@@ -360,3 +360,65 @@ def test_an_alert_that_needs_an_operator_holds_a_banner_until_acknowledged(
         done = api.get(f"/alerts/{alert['id']}", headers=auth("viewer")).json()
         assert done["acknowledged_by"] and done["acknowledged_at"] and not done["needs_attention"], done
         assert api.post("/alerts/nope/acknowledge", headers=auth("operator")).status_code == 404
+
+
+def _visit_every_tab(page: Any) -> None:
+    """Every tab, a sortie's and an incident's detail: what an operator would look at."""
+    for tab, row, detail in (
+        ("schedule", "#timeline .bar", "#sortie-detail"),
+        ("incidents", ".incident-row", "#incident-detail"),
+        ("alerts", None, None),
+        ("airports", None, None),
+    ):
+        page.click(f'.tab[data-tab="{tab}"]')
+        page.wait_for_selector(f"#tab-{tab}:not([hidden])")
+        if row is not None and page.locator(row).count():
+            page.locator(row).first.click()
+            page.wait_for_selector(f"{detail}:not([hidden])")
+
+
+def test_the_watch_centre_reads_chinese_by_default_and_english_on_request(
+    district: DistrictThread, browser: Any, artifacts: Path
+) -> None:
+    """A browser in Chinese (or in a language the dashboard does not have) gets the page in
+    Chinese, one in English gets English, the header's switch changes it and keeps the
+    choice; nothing the page showed was missing from its catalogue."""
+    with httpx.Client(base_url=district.url + "/api/v1", timeout=10) as api:
+        alert = api.post(
+            "/alerts",
+            json={"kind": "illegal_parking", "lat": 22.5405, "lon": 113.9475, "id": "banner-zh"},
+            headers=auth("operator"),
+        ).json()
+        assert alert["state"] == "proposed", alert
+    zh = _sign_in(browser, district.url, "operator", 1920, 1080, locale="zh-CN")
+    other = _sign_in(browser, district.url, "viewer", 1280, 720, locale="fr-FR")
+    en = _sign_in(browser, district.url, "operator", 1920, 1080, locale="en-US")
+    try:
+        for page in (zh, other):
+            assert page.evaluate("document.documentElement.lang") == "zh-CN"
+            assert page.inner_text('.tab[data-tab="airports"]') == "机场"
+        assert "值班员" in zh.inner_text("#who") and "查看员" in other.inner_text("#who")
+        _wait_js(zh, f"document.querySelector('#alert-banner .banner-item[data-id=\"{alert['id']}\"]')")
+        assert "需要值班员处理" in zh.inner_text("#alert-banner-text")
+        assert "待批准" in zh.inner_text(f'#alert-banner .banner-item[data-id="{alert["id"]}"]')
+        assert zh.title().startswith("(") and "指挥中心" in zh.title()
+        assert en.inner_text('.tab[data-tab="airports"]') == "Airports" and "operator" in en.inner_text("#who")
+        for page, lang in ((zh, "zh-CN"), (en, "en-US")):
+            _visit_every_tab(page)
+            page.click('.tab[data-tab="alerts"]')
+            page.screenshot(path=str(artifacts / f"dashboard-{lang}.png"))
+        for page in (zh, other, en):
+            missing = page.evaluate("[...window.dashboardI18n.missing]")
+            assert missing == [], f"not in the catalogue: {missing}"
+        zh.select_option("header select.lang", "en-US")  # the page reloads in English
+        zh.wait_for_selector("body[data-ready=true]", timeout=20_000)
+        _wait_js(zh, "document.documentElement.lang === 'en-US'")
+        assert zh.inner_text('.tab[data-tab="airports"]') == "Airports"
+        zh.reload()
+        zh.wait_for_selector("body[data-ready=true]", timeout=20_000)
+        assert zh.evaluate("document.documentElement.lang") == "en-US", "the choice is kept"
+    finally:
+        for page in (zh, other, en):
+            page.close()
+        with httpx.Client(base_url=district.url + "/api/v1", timeout=10) as api:
+            api.post(f"/alerts/{alert['id']}/acknowledge", headers=auth("operator"))

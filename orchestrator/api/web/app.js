@@ -5,12 +5,7 @@
 
 const API = "/api/v1";
 const KINDS = ["fire", "smoke", "hazmat", "flood", "illegal_parking"];
-const STEPS = [
-  ["acknowledged", "Acknowledge"],
-  ["dispatched", "Dispatch ground unit"],
-  ["resolved", "Resolve"],
-  ["false_alarm", "False alarm"],
-];
+const STEPS = ["acknowledged", "dispatched", "resolved", "false_alarm"];
 const ZONE_STYLE = {
   no_fly: { color: "#c62828", weight: 1, fillOpacity: 0.18 },
   approval_required: { color: "#ef6c00", weight: 1, fillOpacity: 0.08, dashArray: "4 3" },
@@ -55,7 +50,7 @@ async function api(path, options = {}) {
   }
   const reply = await fetch(API + path, { ...options, headers });
   if (reply.status === 401) {
-    signOut("your token is no longer accepted");
+    signOut(t("login.token_refused"));
     throw new Error("unauthorised");
   }
   const data = reply.headers.get("content-type")?.includes("json") ? await reply.json() : await reply.text();
@@ -74,10 +69,10 @@ function toast(text, ms = 6000) {
 async function command(label, path, body) {
   try {
     const reply = await api(path, { method: "POST", body: body || {} });
-    toast(`${label}: ${reply.detail || reply.decision || reply.state || "done"}`);
+    toast(t("command.result", { label, result: reply.detail || reply.decision || reply.state || t("command.done") }));
     return reply;
   } catch (err) {
-    toast(`${label} refused: ${err.message}`);
+    toast(t("command.refused", { label, error: err.message }));
     return null;
   }
 }
@@ -88,13 +83,13 @@ async function signIn(token) {
   try {
     state.me = await api("/whoami");
   } catch (err) {
-    document.getElementById("login-error").textContent = err.message === "unauthorised" ? "unknown token" : err.message;
+    document.getElementById("login-error").textContent = err.message === "unauthorised" ? t("login.unknown_token") : err.message;
     return false;
   }
   sessionStorage.setItem("dronepatrol.token", token);
   document.getElementById("login").hidden = true;
   document.getElementById("app").hidden = false;
-  document.getElementById("who").textContent = `${state.me.name} (${state.me.role})`;
+  document.getElementById("who").textContent = t("header.who", { name: state.me.name, role: tv("role", state.me.role) });
   document.body.dataset.role = state.me.role;
   await start();
   return true;
@@ -129,17 +124,17 @@ async function buildMap() {
   const contours = by("contour");
   layers.relief = L.geoJSON(contours, {
     style: (f) => ({ color: "#8d6e63", weight: f.properties.height_m % 500 === 0 ? 1.6 : 0.8, opacity: 0.75, className: "relief-contour" }),
-    onEachFeature: (f, l) => l.bindTooltip(`${f.properties.height_m} m${f.properties.approximate ? " (approximate)" : ""}`),
+    onEachFeature: (f, l) => l.bindTooltip(esc(t(f.properties.approximate ? "map.contour_approximate" : "map.contour", { height: f.properties.height_m }))),
   }).addTo(map);
   if (contours.features.length) reliefLegend(contours.features[0].properties).addTo(map);
   layers.patrols = L.geoJSON(by("patrol"), {
     style: { color: "#5c6bc0", weight: 1.5, opacity: 0.7, fillOpacity: 0.05 },
     pointToLayer: (f, ll) => L.circleMarker(ll, { radius: 4, color: "#5c6bc0" }),
-    onEachFeature: (f, l) => l.bindTooltip(`patrol ${esc(f.properties.name)}`),
+    onEachFeature: (f, l) => l.bindTooltip(esc(t("map.patrol", { name: f.properties.name }))),
   }).addTo(map);
   layers.zones = L.geoJSON(by("zone"), {
     style: (f) => ZONE_STYLE[f.properties.kind] || ZONE_STYLE.approval_required,
-    onEachFeature: (f, l) => l.bindTooltip(`${esc(f.properties.name)} (${esc(f.properties.kind.replace("_", " "))}${f.properties.temporary ? ", temporary" : ""})`),
+    onEachFeature: (f, l) => l.bindTooltip(esc(t(f.properties.temporary ? "map.zone_temporary" : "map.zone", { name: f.properties.name, kind: tv("zone", f.properties.kind) }))),
   }).addTo(map);
   layers.airports = L.layerGroup().addTo(map);
   for (const f of by("airport").features) {
@@ -156,7 +151,8 @@ async function buildMap() {
   layers.drones = L.layerGroup().addTo(map);
   map.fitBounds(layers.district.getBounds(), { padding: [10, 10] });
   L.control.scale({ imperial: false }).addTo(map);
-  L.control.layers(null, { relief: layers.relief, "airspace zones": layers.zones, "patrol paths": layers.patrols, tracks: layers.tracks, incidents: layers.incidents, alerts: layers.alerts }, { collapsed: true }).addTo(map);
+  const overlays = { relief: layers.relief, zones: layers.zones, patrols: layers.patrols, tracks: layers.tracks, incidents: layers.incidents, alerts: layers.alerts };
+  L.control.layers(null, Object.fromEntries(Object.entries(overlays).map(([k, v]) => [esc(t(`map.layer_${k}`)), v])), { collapsed: true }).addTo(map);
   map.on("click", (e) => dispatchPopup(e.latlng));
 }
 
@@ -166,11 +162,11 @@ function reliefLegend(props) {
   legend.onAdd = () => {
     const box = L.DomUtil.create("div", "relief-legend");
     const title = document.createElement("b");
-    title.textContent = "Relief: contours every 100 m";
+    title.textContent = t("map.relief_title");
     box.appendChild(title);
     const source = document.createElement("div");
     source.className = "muted";
-    source.textContent = props.approximate ? `APPROXIMATE: ${props.source}` : props.source;
+    source.textContent = props.approximate ? t("map.relief_approximate", { source: props.source }) : props.source;
     box.appendChild(source);
     return box;
   };
@@ -181,17 +177,17 @@ function dispatchPopup(latlng) {
   if (!may("send_alerts")) return;
   const box = document.createElement("div");
   box.className = "dispatch-popup";
-  box.innerHTML = `<div><b>Send the earliest drone here</b></div>
+  box.innerHTML = `<div><b>${esc(t("dispatch.title"))}</b></div>
     <div class="muted">${latlng.lat.toFixed(5)}, ${latlng.lng.toFixed(5)}</div>
-    <select class="dispatch-kind">${KINDS.map((k) => `<option value="${k}">${k.replace("_", " ")}</option>`).join("")}</select>
-    <button class="dispatch-send" type="button">Dispatch</button>`;
+    <select class="dispatch-kind">${KINDS.map((k) => `<option value="${k}">${esc(tv("kind", k))}</option>`).join("")}</select>
+    <button class="dispatch-send" type="button">${esc(t("dispatch.send"))}</button>`;
   const popup = L.popup().setLatLng(latlng).setContent(box).openOn(map);
   box.querySelector(".dispatch-send").addEventListener("click", async () => {
     const kind = box.querySelector(".dispatch-kind").value;
-    const reply = await command("Dispatch", "/alerts", { kind, lat: latlng.lat, lon: latlng.lng, priority: 1, note: `from the dashboard (${state.me.name})` });
+    const reply = await command(t("dispatch.send"), "/alerts", { kind, lat: latlng.lat, lon: latlng.lng, priority: 1, note: t("dispatch.note", { name: state.me.name }) });
     map.closePopup(popup);
     if (reply) {
-      toast(`Alert ${reply.id}: ${reply.state} — ${reply.decision}`, 10000);
+      toast(t("dispatch.result", { id: reply.id, state: tv("alert_state", reply.state), decision: reply.decision }), 10000);
       refreshAlerts();
     }
   });
@@ -210,7 +206,10 @@ function droneMarker(d) {
   }
   m.setLatLng(ll);
   m.setStyle({ fillColor: flying ? "#42a5f5" : "#cfd8dc", radius: flying ? 7 : 5 });
-  m.bindTooltip(`${esc(d.id)}: ${esc(d.phase)}${d.battery_pct != null ? `, ${Math.round(d.battery_pct)} %` : ""}${d.alt_m > 1 ? `, ${Math.round(d.alt_m)} m` : ""}`);
+  const parts = [t("drone.tooltip", { drone: d.id, phase: tv("phase", d.phase) })];
+  if (d.battery_pct != null) parts.push(t("drone.battery", { pct: Math.round(d.battery_pct) }));
+  if (d.alt_m > 1) parts.push(t("drone.height", { alt: Math.round(d.alt_m) }));
+  m.bindTooltip(esc(parts.join(", ")));
   const track = (state.tracks[d.id] = state.tracks[d.id] || []);
   if (flying) {
     const last = track[track.length - 1];
@@ -270,32 +269,32 @@ function selectAirport(id) {
 function renderAirports() {
   const box = document.getElementById("tab-airports");
   const flying = Object.values(state.drones).filter((d) => ["launching", "airborne", "returning", "landing"].includes(d.phase)).length;
-  document.getElementById("summary").textContent = `${state.airports.length} airports, ${flying} in the air`;
+  document.getElementById("summary").textContent = t("header.summary", { airports: state.airports.length, flying });
   box.innerHTML = state.airports
     .map((a) => {
       const d = state.drones[a.drone || a.id] || {};
       const w = a.dock.weather || {};
       const actions = [];
       if (may("command") && ["airborne", "returning", "launching"].includes(d.phase)) {
-        actions.push(`<button class="cmd cmd-return-home" data-drone="${esc(d.id)}" type="button">Return home</button>`);
+        actions.push(`<button class="cmd cmd-return-home" data-drone="${esc(d.id)}" type="button">${esc(t("airport.return_home"))}</button>`);
       }
       if (may("command") && a.out_of_service) {
-        actions.push(`<button class="cmd cmd-clear-fault" data-airport="${esc(a.id)}" type="button">Clear fault</button>`);
+        actions.push(`<button class="cmd cmd-clear-fault" data-airport="${esc(a.id)}" type="button">${esc(t("airport.clear_fault"))}</button>`);
       }
-      if (d.id) actions.push(`<button class="video-open" data-drone="${esc(d.id)}" type="button">Video</button>`);
+      if (d.id) actions.push(`<button class="video-open" data-drone="${esc(d.id)}" type="button">${esc(t("airport.video"))}</button>`);
       return `<div class="airport-card" data-id="${esc(a.id)}">
-        <h4><span>${esc(a.name)}</span><span class="phase ${esc(d.phase || "")}">${esc(d.phase || "no drone")}</span></h4>
-        <div class="row"><span>lid ${esc(a.dock.lid ?? "?")}</span><span>${a.dock.charging ? "charging" : "not charging"}</span>
-          <span>battery ${d.battery_pct != null ? Math.round(d.battery_pct) + " %" : "?"}</span>
-          <span>wind ${w.wind_ms != null ? w.wind_ms.toFixed(1) : "?"} m/s</span><span>rain ${w.rain_mm_h != null ? w.rain_mm_h.toFixed(1) : "?"} mm/h</span>
-          ${a.dock.faults && a.dock.faults.length ? `<span class="error">fault: ${esc(a.dock.faults.join(", "))}</span>` : ""}
-          ${a.out_of_service ? `<span class="error">out of service: ${esc(a.out_of_service)}</span>` : ""}</div>
-        <div class="row">${esc(d.reason || "")}${d.sortie ? ` — sortie ${esc(d.sortie)}` : ""}</div>
+        <h4><span>${esc(a.name)}</span><span class="phase ${esc(d.phase || "")}">${esc(d.phase ? tv("phase", d.phase) : t("airport.no_drone"))}</span></h4>
+        <div class="row"><span>${esc(t("airport.lid", { lid: a.dock.lid ?? "?" }))}</span><span>${esc(t(a.dock.charging ? "airport.charging" : "airport.not_charging"))}</span>
+          <span>${esc(t("airport.battery", { value: d.battery_pct != null ? Math.round(d.battery_pct) + " %" : "?" }))}</span>
+          <span>${esc(t("airport.wind", { value: w.wind_ms != null ? w.wind_ms.toFixed(1) : "?" }))}</span><span>${esc(t("airport.rain", { value: w.rain_mm_h != null ? w.rain_mm_h.toFixed(1) : "?" }))}</span>
+          ${a.dock.faults && a.dock.faults.length ? `<span class="error">${esc(t("airport.fault", { faults: a.dock.faults.join(", ") }))}</span>` : ""}
+          ${a.out_of_service ? `<span class="error">${esc(t("airport.out_of_service", { why: a.out_of_service }))}</span>` : ""}</div>
+        <div class="row">${esc(d.reason || "")}${d.sortie ? esc(t("airport.sortie", { sortie: d.sortie })) : ""}</div>
         <div class="actions">${actions.join("")}</div></div>`;
     })
     .join("");
-  box.querySelectorAll(".cmd-return-home").forEach((b) => b.addEventListener("click", () => command("Return home", `/drones/${b.dataset.drone}/return-home`)));
-  box.querySelectorAll(".cmd-clear-fault").forEach((b) => b.addEventListener("click", () => command("Clear fault", `/airports/${b.dataset.airport}/clear-fault`)));
+  box.querySelectorAll(".cmd-return-home").forEach((b) => b.addEventListener("click", () => command(t("airport.return_home"), `/drones/${b.dataset.drone}/return-home`)));
+  box.querySelectorAll(".cmd-clear-fault").forEach((b) => b.addEventListener("click", () => command(t("airport.clear_fault"), `/airports/${b.dataset.airport}/clear-fault`)));
   box.querySelectorAll(".video-open").forEach((b) => b.addEventListener("click", () => openVideo(b.dataset.drone)));
 }
 
@@ -318,7 +317,7 @@ function renderSchedule() {
       .map((s) => {
         const start = minutes(s.started_at) ?? minutes(s.planned_launch);
         const end = Math.max(minutes(s.ended_at) ?? minutes(s.planned_land) ?? start + 10, start + 2);
-        const title = `${s.id}: ${s.state} — ${s.reason}`;
+        const title = `${s.id}: ${tv("sortie_state", s.state)} — ${s.reason}`;
         return `<div class="bar ${esc(s.state)}${s.alert_id ? " alert" : ""}" data-id="${esc(s.id)}" data-state="${esc(s.state)}" title="${esc(title)}" style="left:${pct(start)}%;width:${pct(end) - pct(start)}%"></div>`;
       })
       .join("");
@@ -332,18 +331,18 @@ function renderSchedule() {
   patrols.innerHTML =
     state.patrols
       .map(
-        (p) => `<div class="patrol-row" data-id="${esc(p.id)}"><span>${esc(p.name)} <span class="muted">(priority ${p.priority}${p.paused ? ", paused" : ""})</span></span>
-        ${may("command") ? `<button class="cmd cmd-pause" data-id="${esc(p.id)}" data-paused="${p.paused}" type="button">${p.paused ? "Resume" : "Pause"}</button>` : ""}</div>`,
+        (p) => `<div class="patrol-row" data-id="${esc(p.id)}"><span>${esc(p.name)} <span class="muted">(${esc(t("schedule.priority", { priority: p.priority }) + (p.paused ? t("schedule.paused_suffix") : ""))})</span></span>
+        ${may("command") ? `<button class="cmd cmd-pause" data-id="${esc(p.id)}" data-paused="${p.paused}" type="button">${esc(t(p.paused ? "schedule.resume" : "schedule.pause"))}</button>` : ""}</div>`,
       )
-      .join("") + (held.length ? `<h3>Holds</h3>${held.map((s) => `<div class="muted">${esc(s.id)}: ${esc(s.reason)}</div>`).join("")}` : "");
+      .join("") + (held.length ? `<h3>${esc(t("schedule.holds"))}</h3>${held.map((s) => `<div class="muted">${esc(s.id)}: ${esc(s.reason)}</div>`).join("")}` : "");
   patrols.querySelectorAll(".cmd-pause").forEach((b) =>
     b.addEventListener("click", async () => {
       const paused = b.dataset.paused !== "true";
       try {
         await api(`/patrols/${b.dataset.id}`, { method: "PATCH", body: { paused } });
-        toast(`${b.dataset.id} ${paused ? "paused" : "resumed"}`);
+        toast(t(paused ? "schedule.paused_toast" : "schedule.resumed_toast", { patrol: b.dataset.id }));
       } catch (err) {
-        toast(`refused: ${err.message}`);
+        toast(t("command.refused_plain", { error: err.message }));
       }
       refreshSchedule();
     }),
@@ -359,18 +358,19 @@ function showSortie(id) {
     return;
   }
   const actions = [];
-  if (may("command") && ["planned", "held"].includes(s.state)) actions.push(`<button class="cmd cmd-start" type="button">Launch now</button>`);
-  if (may("command") && ["preflight", "airborne", "returning"].includes(s.state)) actions.push(`<button class="cmd cmd-abort danger" type="button">Abort (return home)</button>`);
+  if (may("command") && ["planned", "held"].includes(s.state)) actions.push(`<button class="cmd cmd-start" type="button">${esc(t("sortie.launch_now"))}</button>`);
+  if (may("command") && ["preflight", "airborne", "returning"].includes(s.state)) actions.push(`<button class="cmd cmd-abort danger" type="button">${esc(t("sortie.abort_button"))}</button>`);
   box.hidden = false;
-  box.innerHTML = `<h4>${esc(s.id)}</h4><div>${esc(s.airport)}${s.patrol ? `, patrol ${esc(s.patrol)}` : ""}${s.alert_id ? `, alert ${esc(s.alert_id)}` : ""}</div>
-    <div>${esc(s.state)}: ${esc(s.reason)}</div><div class="muted">planned ${hhmm(s.planned_launch)}–${hhmm(s.planned_land)}${s.started_at ? `, started ${hhmm(s.started_at)}` : ""}${s.ended_at ? `, ended ${hhmm(s.ended_at)}` : ""}</div>
+  const when = t("sortie.planned", { from: hhmm(s.planned_launch), to: hhmm(s.planned_land) }) + (s.started_at ? t("sortie.started", { at: hhmm(s.started_at) }) : "") + (s.ended_at ? t("sortie.ended", { at: hhmm(s.ended_at) }) : "");
+  box.innerHTML = `<h4>${esc(s.id)}</h4><div>${esc(s.airport + (s.patrol ? t("sortie.patrol", { patrol: s.patrol }) : "") + (s.alert_id ? t("sortie.alert", { alert: s.alert_id }) : ""))}</div>
+    <div>${esc(tv("sortie_state", s.state))}: ${esc(s.reason)}</div><div class="muted">${esc(when)}</div>
     <div class="actions">${actions.join("")}</div>`;
   box.querySelector(".cmd-start")?.addEventListener("click", async () => {
-    await command("Launch", `/sorties/${encodeURIComponent(s.id)}/start`);
+    await command(t("sortie.launch"), `/sorties/${encodeURIComponent(s.id)}/start`);
     refreshSchedule();
   });
   box.querySelector(".cmd-abort")?.addEventListener("click", async () => {
-    await command("Abort", `/sorties/${encodeURIComponent(s.id)}/abort`);
+    await command(t("sortie.abort"), `/sorties/${encodeURIComponent(s.id)}/abort`);
     refreshSchedule();
   });
 }
@@ -382,17 +382,17 @@ function renderIncidents() {
   document.getElementById("incidents").innerHTML =
     state.incidents
       .map(
-        (i) => `<div class="incident-row" data-id="${esc(i.id)}" data-state="${esc(i.state)}"><span class="state">${esc(i.state.replace("_", " "))}</span>
-        <b>${esc(i.kind.replace("_", " "))}</b> ${hhmm(i.first_seen)} · ${i.sightings} sighting(s) · confidence ${i.confidence.toFixed(2)}</div>`,
+        (i) => `<div class="incident-row" data-id="${esc(i.id)}" data-state="${esc(i.state)}"><span class="state">${esc(tv("incident_state", i.state))}</span>
+        <b>${esc(tv("kind", i.kind))}</b> ${esc(t("incident.row", { time: hhmm(i.first_seen), sightings: i.sightings, confidence: i.confidence.toFixed(2) }))}</div>`,
       )
-      .join("") || `<p class="muted">No incidents.</p>`;
+      .join("") || `<p class="muted">${esc(t("incident.none"))}</p>`;
   document.querySelectorAll(".incident-row").forEach((r) => r.addEventListener("click", () => showIncident(r.dataset.id, true)));
   layers.incidents.clearLayers();
   markers.incidents = {};
   for (const i of open) {
     const colour = i.kind === "illegal_parking" ? "#ef6c00" : "#c62828";
     const m = L.circle([i.lat, i.lon], { radius: Math.max(30, i.radius_m), color: colour, weight: 2, fillOpacity: 0.25, className: "incident-marker" });
-    m.bindTooltip(`${esc(i.kind)} (${esc(i.state)})`);
+    m.bindTooltip(esc(`${tv("kind", i.kind)} (${tv("incident_state", i.state)})`));
     m.on("click", () => showIncident(i.id, true));
     m.addTo(layers.incidents);
     markers.incidents[i.id] = m;
@@ -409,18 +409,19 @@ async function showIncident(id, focus) {
   }
   const box = document.getElementById("incident-detail");
   const open = ["new", "acknowledged", "dispatched"].includes(i.state);
-  const steps = may("step_incidents") && open ? STEPS.filter(([s]) => s !== i.state && !(i.state === "dispatched" && s === "acknowledged")) : [];
+  const steps = may("step_incidents") && open ? STEPS.filter((s) => s !== i.state && !(i.state === "dispatched" && s === "acknowledged")) : [];
   box.hidden = false;
-  box.innerHTML = `<h4>${esc(i.kind.replace("_", " "))} — ${esc(i.state.replace("_", " "))}</h4>
-    ${i.evidence ? `<img class="evidence" alt="evidence" src="${esc(i.evidence)}?access_token=${encodeURIComponent(state.token)}">` : ""}
-    <div>${i.lat.toFixed(5)}, ${i.lon.toFixed(5)} (radius ${Math.round(i.radius_m)} m) · confidence ${i.confidence.toFixed(2)} (vision ${i.raw_confidence.toFixed(2)})</div>
-    <div class="muted">first seen ${hhmm(i.first_seen)}, last ${hhmm(i.last_seen)} · ${i.sightings} sighting(s)${i.alert_id ? ` · answers alert ${esc(i.alert_id)}` : ""}${i.cap_identifier ? ` · CAP ${esc(i.cap_identifier)}` : ""}</div>
+  const seen = t("incident.seen", { first: hhmm(i.first_seen), last: hhmm(i.last_seen), sightings: i.sightings }) + (i.alert_id ? t("incident.answers", { alert: i.alert_id }) : "") + (i.cap_identifier ? t("incident.cap", { id: i.cap_identifier }) : "");
+  box.innerHTML = `<h4>${esc(tv("kind", i.kind))} — ${esc(tv("incident_state", i.state))}</h4>
+    ${i.evidence ? `<img class="evidence" alt="${esc(t("incident.evidence"))}" src="${esc(i.evidence)}?access_token=${encodeURIComponent(state.token)}">` : ""}
+    <div>${esc(t("incident.where", { lat: i.lat.toFixed(5), lon: i.lon.toFixed(5), radius: Math.round(i.radius_m), confidence: i.confidence.toFixed(2), raw: i.raw_confidence.toFixed(2) }))}</div>
+    <div class="muted">${esc(seen)}</div>
     ${i.note ? `<div class="muted">${esc(i.note)}</div>` : ""}
-    <ul class="events">${i.events.map((e) => `<li>${hhmm(e.at)} ${esc(e.state)} by ${esc(e.actor)}: ${esc(e.note)}</li>`).join("")}</ul>
-    <div class="actions">${steps.map(([s, label]) => `<button class="cmd step${s === "false_alarm" ? " danger" : ""}" data-state="${s}" type="button">${label}</button>`).join("")}</div>`;
+    <ul class="events">${i.events.map((e) => `<li>${esc(t("incident.event", { at: hhmm(e.at), state: tv("incident_state", e.state), actor: e.actor, note: e.note }))}</li>`).join("")}</ul>
+    <div class="actions">${steps.map((s) => `<button class="cmd step${s === "false_alarm" ? " danger" : ""}" data-state="${s}" type="button">${esc(t(`step.${s}`))}</button>`).join("")}</div>`;
   box.querySelectorAll("button.step").forEach((b) =>
     b.addEventListener("click", async () => {
-      await command(b.textContent, `/incidents/${encodeURIComponent(id)}/state`, { state: b.dataset.state, note: `by ${state.me.name} from the dashboard` });
+      await command(b.textContent, `/incidents/${encodeURIComponent(id)}/state`, { state: b.dataset.state, note: t("incident.step_note", { name: state.me.name }) });
       refreshIncidents();
     }),
   );
@@ -434,9 +435,8 @@ function renderBanner() {
   const pending = state.alerts.filter((a) => a.needs_attention);
   const banner = document.getElementById("alert-banner");
   banner.hidden = pending.length === 0;
-  document.title = pending.length ? `(${pending.length}) dronepatrol — watch centre` : "dronepatrol — watch centre";
-  document.getElementById("alert-banner-text").textContent =
-    pending.length === 1 ? "1 alert needs an operator" : `${pending.length} alerts need an operator`;
+  document.title = pending.length ? t("page.title_pending", { n: pending.length }) : t("page.title");
+  document.getElementById("alert-banner-text").textContent = pending.length === 1 ? t("banner.one") : t("banner.many", { n: pending.length });
   const items = document.getElementById("alert-banner-items");
   items.replaceChildren(
     ...pending.map((a) => {
@@ -444,15 +444,22 @@ function renderBanner() {
       row.className = "banner-item";
       row.dataset.id = a.id;
       const what = document.createElement("span");
-      what.textContent = `${a.state === "unserved" ? "UNSERVED" : "awaiting approval"}: ${a.kind.replace("_", " ")} at ${a.lat.toFixed(4)}, ${a.lon.toFixed(4)} (${hhmm(a.received_at)}) — ${a.outcome || a.decision}`;
+      what.textContent = t("banner.item", {
+        what: t(a.state === "unserved" ? "banner.unserved" : "banner.proposed"),
+        kind: tv("kind", a.kind),
+        lat: a.lat.toFixed(4),
+        lon: a.lon.toFixed(4),
+        time: hhmm(a.received_at),
+        why: a.outcome || a.decision,
+      });
       row.append(what);
       if (may("command")) {
         const ack = document.createElement("button");
         ack.type = "button";
         ack.className = "cmd cmd-alert-ack";
-        ack.textContent = "Acknowledge";
+        ack.textContent = t("banner.acknowledge");
         ack.addEventListener("click", async () => {
-          await command("Acknowledge", `/alerts/${encodeURIComponent(a.id)}/acknowledge`);
+          await command(t("banner.acknowledge"), `/alerts/${encodeURIComponent(a.id)}/acknowledge`);
           refreshAlerts();
         });
         row.append(ack);
@@ -489,7 +496,7 @@ function drawAlerts() {
       radius: a.needs_attention ? 9 : 6, weight: 2, color: ALERT_COLOUR[a.state] || "#455a64", fillOpacity: 0.35,
       className: `alert-marker alert-${a.state}${a.needs_attention ? " attention" : ""}`,
     });
-    m.bindTooltip(`${esc(a.kind.replace("_", " "))} ${hhmm(a.received_at)}: ${esc(a.state.replace("_", " "))} — ${esc(a.outcome || a.decision)}`);
+    m.bindTooltip(esc(t("alert.tooltip", { kind: tv("kind", a.kind), time: hhmm(a.received_at), state: tv("alert_state", a.state), why: a.outcome || a.decision })));
     m.addTo(layers.alerts);
   }
 }
@@ -497,19 +504,19 @@ function drawAlerts() {
 function renderAlerts() {
   renderBanner();
   drawAlerts();
-  const actions = (a) => (may("command") && ["proposed", "unserved"].includes(a.state) ? `<button class="cmd cmd-alert-dispatch" data-id="${esc(a.id)}" type="button">Send a drone</button>` : "");
+  const actions = (a) => (may("command") && ["proposed", "unserved"].includes(a.state) ? `<button class="cmd cmd-alert-dispatch" data-id="${esc(a.id)}" type="button">${esc(t("alert.send"))}</button>` : "");
   document.getElementById("alerts").innerHTML =
     state.alerts
       .map(
-        (a) => `<div class="alert-row" data-id="${esc(a.id)}" data-state="${esc(a.state)}"><span class="state">${esc(a.state.replace("_", " "))}</span>
-        <b>${esc(a.kind.replace("_", " "))}</b> ${hhmm(a.received_at)} ${esc(a.external_id || a.id)}
+        (a) => `<div class="alert-row" data-id="${esc(a.id)}" data-state="${esc(a.state)}"><span class="state">${esc(tv("alert_state", a.state))}</span>
+        <b>${esc(tv("kind", a.kind))}</b> ${hhmm(a.received_at)} ${esc(a.external_id || a.id)}
         <div class="muted">${esc(a.outcome || a.decision)}</div>
-        ${a.seconds.on_scene != null ? `<div class="muted">on scene after ${Math.round(a.seconds.on_scene)} s</div>` : ""}${actions(a)}</div>`,
+        ${a.seconds.on_scene != null ? `<div class="muted">${esc(t("alert.on_scene_after", { s: Math.round(a.seconds.on_scene) }))}</div>` : ""}${actions(a)}</div>`,
       )
-      .join("") || `<p class="muted">No alerts.</p>`;
+      .join("") || `<p class="muted">${esc(t("alert.none"))}</p>`;
   document.querySelectorAll(".cmd-alert-dispatch").forEach((b) =>
     b.addEventListener("click", async () => {
-      await command("Send a drone", `/alerts/${b.dataset.id}/dispatch`);
+      await command(t("alert.send"), `/alerts/${b.dataset.id}/dispatch`);
       refreshAlerts();
     }),
   );
@@ -576,4 +583,6 @@ soundBox.checked = localStorage.getItem("dronepatrol.sound") === "on";
 soundBox.addEventListener("change", () => localStorage.setItem("dronepatrol.sound", soundBox.checked ? "on" : "off"));
 document.querySelectorAll(".tab").forEach((t) => t.addEventListener("click", () => switchTab(t.dataset.tab)));
 document.getElementById("video-close").addEventListener("click", closeVideo);
-if (state.token) signIn(state.token);
+loadLanguage().then(() => {
+  if (state.token) signIn(state.token);
+});
