@@ -16,6 +16,7 @@ from missions.scenario import Scenario
 from orchestrator.alerts.desk import AlertDesk
 from orchestrator.alerts.dispatcher import Sent
 from orchestrator.alerts.inbound import AlertIn
+from orchestrator.executor.sortie import diverted_limits
 from orchestrator.store import Store
 from orchestrator.store.records import AlertRow
 
@@ -132,3 +133,15 @@ def test_a_refused_diversion_leaves_the_alert_unserved_with_the_drones_reason(
     assert row.state == "unserved", row
     assert row.decision.endswith("but: mission read-back differs at item 3"), row.decision
     assert fake.taken == {}, "the claim is given back"
+
+
+def test_a_diverted_drone_keeps_the_higher_rtl_height_and_fence_of_its_two_flights() -> None:
+    """Over Yangtai Shan the patrol needed RTL at 600 m; the alert's flight over the plain
+    needs 30 m and a fence at 140 m: lowering either in the air would turn the drone home
+    (fence) or fly it into the hill (RTL), so the higher stays; a parameter only the new
+    flight has is taken."""
+    patrol = {"RTL_ALT": 60000, "FENCE_ALT_MAX": 700}
+    alert_flight = {"RTL_ALT": 3000, "FENCE_ALT_MAX": 140, "RTL_CLIMB_MIN": 10}
+    assert diverted_limits(patrol, alert_flight) == {"RTL_ALT": 60000, "FENCE_ALT_MAX": 700, "RTL_CLIMB_MIN": 10}
+    assert diverted_limits({"RTL_ALT": 3000, "FENCE_ALT_MAX": 140}, patrol) == patrol
+    assert diverted_limits({}, alert_flight) == alert_flight

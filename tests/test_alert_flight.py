@@ -24,6 +24,7 @@ from orchestrator.alerts.inbound import AlertIn
 from orchestrator.alerts.outbox import SIGNATURE_HEADER, verify
 from orchestrator.commands.demo import District, simulated_district
 from orchestrator.commands.serve import ApiServer
+from orchestrator.executor.orders import order_from_json
 from orchestrator.scheduler.day import SchedulerConfig
 from orchestrator.settings import AlertSettings, WebhookTarget
 from sim.scene.render import Scene
@@ -158,7 +159,9 @@ def test_with_every_ready_drone_busy_a_lower_priority_patrol_gives_way(scenario:
                 row = await svc.alerts.receive(AlertIn(kind="fire", lat=lat, lon=lon), "api", "test")
                 assert await eventually(lambda: svc.store.alerts.alert(row.id).on_scene_at is not None, 30)
                 done = await eventually(lambda: svc.store.alerts.alert(row.id).state == "nothing_seen", 30)
+                params = district.world.vehicles["yuehai"].copter.params.values
                 return {
+                    "held": {k: params[k] for k in ("RTL_ALT", "FENCE_ALT_MAX")},
                     "row": row, "patrol": patrol, "final": svc.store.alerts.alert(row.id), "done": done,
                     "sortie": svc.store.sortie(patrol.id), "transitions": svc.store.transitions("sortie", patrol.id),
                     "commands": [c.command for c in svc.store.commands(patrol.id)],
@@ -174,6 +177,8 @@ def test_with_every_ready_drone_busy_a_lower_priority_patrol_gives_way(scenario:
     assert got["sortie"].alert_id == row.id
     assert any("diverted for alert" in t.reason for t in got["transitions"]), got["transitions"]
     assert got["commands"][-4:] == ["set_mode", "upload_mission", "set_current", "set_mode"], got["commands"]
+    limits = order_from_json(got["sortie"].order).flight_params
+    assert limits and got["held"] == {k: pytest.approx(v) for k, v in limits.items()}, (got["held"], limits)
     assert final.launch_ordered_at == final.airborne_at and final.on_scene_at is not None
     assert (final.on_scene_at - final.received_at).total_seconds() < 120
     assert got["done"] and "nothing seen" in final.outcome, final

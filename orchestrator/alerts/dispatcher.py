@@ -135,7 +135,9 @@ class AlertDispatcher:
         if state.status is DroneStatus.AIRBORNE:
             sid = next(r.sortie_id for r in self.scheduler.running.values() if r.airport == ap.id)
             previous = self.scheduler.claim(sid, alert.id)
-            upload = self.scheduler.divert(sid, flight.items, FIRST_LEG, flight.needed_pct, f"diverted {why}", previous)
+            upload = self.scheduler.divert(
+                sid, flight.items, FIRST_LEG, flight.needed_pct, f"diverted {why}", previous, flight.flight_params
+            )
             log.info("alert %s: diverting sortie %s (%s)", alert.id, sid, decision.reason)
             return Sent(sid, ap.id, "diverted", upload)
         now = self.clock()

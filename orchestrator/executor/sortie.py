@@ -369,18 +369,24 @@ class SortieRunner:
         rec = self._rec
         return rec is not None and rec.state is SortieState.AIRBORNE and self.link.link_ok and not self._home_ordered
 
-    async def divert(self, items: list[MissionItem], first: int, needed_pct: float, why: str) -> SortieOrder:
+    async def divert(
+        self, items: list[MissionItem], first: int, needed_pct: float, why: str, limits: dict[str, float] | None = None
+    ) -> SortieOrder:
         """Fly `items` from item `first` instead of the mission under way (an alert takes
-        the drone): hold in GUIDED, upload and verify, set the current item, back to AUTO.
-        The sortie stays airborne; its record says why it changed course."""
+        the drone): hold in GUIDED, set the new flight's RTL height and altitude fence
+        (`limits`, its `flight_params`), upload and verify, set the current item, back to
+        AUTO. The sortie stays airborne; its record says why it changed course."""
         rec = self._rec
         if rec is None or not self.divertible:
             raise FailSortie("the drone is not flying a mission it can leave")
+        params = diverted_limits(rec.order.flight_params, limits or {})
         # The new mission ends with an RTL: back where it took off, even from a relocation.
-        order = replace(rec.order, items=items, needed_pct=needed_pct, land_airport=None)
+        order = replace(rec.order, items=items, needed_pct=needed_pct, land_airport=None, flight_params=params)
         drone = self.link.name
         await self._do(order, drone, "set_mode", {"mode": "GUIDED"}, self.link.set_mode(GUIDED))
         try:
+            if params != rec.order.flight_params:
+                await self._do(order, drone, "set_params", dict(params), ensure_failsafes(self.link, params))
             await self._do(order, drone, "upload_mission", {"items": len(items)}, upload_verified(self.link, items))
             await self._do(order, drone, "set_current", {"seq": first}, set_current(self.link, first))
         finally:
@@ -508,3 +514,15 @@ class SortieRunner:
             await self._do(order, dock, "start_charge", {}, self.docks.call(dock, "start_charge"))
         except DockServiceError as exc:
             log.info("sortie %s: %s", order.id, exc)  # already charging is fine
+
+
+def diverted_limits(flying: dict[str, float], new: dict[str, float]) -> dict[str, float]:
+    """The RTL height and altitude fence for a drone taking a new flight in the air: the
+    higher of the two flights' values. Both are measured from home; the new flight's own
+    values cover its path, the old ones the ground it is over now (a fence lowered below
+    the drone's height would breach at once and turn it home, an RTL lowered could fly it
+    into the hill it patrolled)."""
+    out = dict(flying)
+    for name, value in new.items():
+        out[name] = max(value, out.get(name, value))
+    return out

@@ -221,16 +221,24 @@ class DayScheduler:
         return previous
 
     async def divert(
-        self, sid: str, items: list[MissionItem], first: int, needed_pct: float, why: str, previous: str | None
+        self,
+        sid: str,
+        items: list[MissionItem],
+        first: int,
+        needed_pct: float,
+        why: str,
+        previous: str | None,
+        limits: dict[str, float] | None = None,
     ) -> SortieRow:
         """Give a claimed sortie's drone its new mission (an alert's), and record it on the
-        sortie: its order (what a restart watches) and why. If the drone refuses or has
+        sortie: its order (what a restart watches, with the RTL height and fence `limits`
+        set for the new flight) and why. If the drone refuses or has
         landed meanwhile, the claim is undone (`previous` is the alert it answered before)."""
         running = self.running.get(sid)
         try:
             if running is None:
                 raise ValueError(f"sortie {sid} is no longer flying")
-            order = await running.runner.divert(items, first, needed_pct, why)
+            order = await running.runner.divert(items, first, needed_pct, why, limits)
         except Exception:
             self.store.update_sortie(sid, alert_id=previous)
             raise
