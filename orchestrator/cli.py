@@ -7,6 +7,7 @@ Commands:
   sim        the simulated drones (MAVLink on UDP) and docks (MQTT), until stopped
   vision     the detector: train, eval, detect on images, run the pipeline on a stream
   terrain    the ground under the flights: import a DEM into a scenario, show the model
+  kmz        DJI KMZ wayline files: what they fly, what a dock would refuse
   demo       the simulated district end to end: simulator, service and API in one process
   serve      the service (scheduler, fleet, API) against the drones and broker in --config
 
@@ -79,6 +80,13 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--hours", type=_positive, default=24.0, help="length of the horizon (default 24)")
     sp.add_argument("--json", action="store_true", help="print JSON instead of text")
     sp.add_argument("--out", type=Path, help="write one .plan per sortie and paths.geojson here")
+    sp.add_argument("--kmz", type=Path, metavar="DIR", help="write one DJI KMZ (WPML wayline) per sortie here")
+    sp.add_argument(
+        "--dock-drone",
+        choices=["M3D", "M3TD", "M4D", "M4TD"],
+        default="M3D",
+        help="the DJI dock's aircraft the KMZ files are written for (default M3D)",
+    )
 
     sp = sub.add_parser("dispatch", help="which drone reaches a point first")
     scenario_arg(sp)
@@ -154,6 +162,9 @@ def _parser() -> argparse.ArgumentParser:
     from orchestrator.commands.terrain import add_parser as add_terrain_parser
 
     add_terrain_parser(sub, scenario_arg)
+    from orchestrator.commands.kmz import add_parser as add_kmz_parser
+
+    add_kmz_parser(sub)
 
     sp = sub.add_parser("demo", help="run the simulated district end to end: sim, service, API")
     scenario_arg(sp)
@@ -202,7 +213,7 @@ def _scenario(args: argparse.Namespace, settings: Settings) -> Scenario:
 
 def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     from missions.planner import plan_day
-    from orchestrator.reports.export import write_plan_files
+    from orchestrator.reports.export import write_kmz_files, write_plan_files
     from orchestrator.reports.plan_report import plan_json, plan_text
 
     sc = _scenario(args, settings)
@@ -212,6 +223,12 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     if args.out:
         files = write_plan_files(sc, plan, args.out)
         log.info("wrote %d mission files and %s", len(files) - 1, files[-1])
+    if args.kmz:
+        kmz = write_kmz_files(sc, plan, args.kmz, args.dock_drone)
+        changed = sorted({note for _, _, notes in kmz for note in notes})
+        log.info(
+            "wrote %d KMZ files for %s to %s%s", len(kmz), args.dock_drone, args.kmz, "".join(f"; {n}" for n in changed)
+        )
     return 0
 
 
@@ -422,6 +439,12 @@ def cmd_terrain(args: argparse.Namespace, settings: Settings) -> int:
     return run(args, getattr(args, "scenario", None) or settings.scenario)
 
 
+def cmd_kmz(args: argparse.Namespace, settings: Settings) -> int:
+    from orchestrator.commands.kmz import cmd_kmz as run
+
+    return run(args)
+
+
 COMMANDS = {
     "plan": cmd_plan,
     "dispatch": cmd_dispatch,
@@ -433,6 +456,7 @@ COMMANDS = {
     "sim": cmd_sim,
     "vision": cmd_vision,
     "terrain": cmd_terrain,
+    "kmz": cmd_kmz,
 }
 
 
