@@ -298,9 +298,9 @@ class Ground:
         return f, top + (bottom - top) * ty
 
 
-def contour_lines(ground: Ground, step_m: float = 100.0) -> list[tuple[float, list[list[tuple[float, float]]]]]:
-    """Contour lines of the ground every `step_m` metres, as (height, [lon/lat polylines]),
-    for maps: the relief an operator sees under the patrols."""
+def contour_lines_xy(ground: Ground, step_m: float = 100.0) -> list[tuple[float, list[np.ndarray]]]:
+    """Contour lines of the ground every `step_m` metres, as (height, [polylines in the
+    local frame's metres, n x 2])."""
     import contourpy
 
     ny, nx = ground.z.shape
@@ -309,15 +309,24 @@ def contour_lines(ground: Ground, step_m: float = 100.0) -> list[tuple[float, li
     z = np.ma.masked_invalid(ground.z)
     gen = contourpy.contour_generator(xs, ys, z, line_type=contourpy.LineType.Separate)
     top = float(np.nanmax(ground.z)) if np.isfinite(ground.z).any() else 0.0
-    out: list[tuple[float, list[list[tuple[float, float]]]]] = []
+    out: list[tuple[float, list[np.ndarray]]] = []
     level = step_m
     while level <= top:
-        lines = []
-        for seg in gen.lines(level):
-            pts = np.asarray(seg, float)
-            ll = ground.frame.many_to_lonlat(pts[:, 0], pts[:, 1])
-            lines.append([(round(float(a), 5), round(float(b), 5)) for a, b in ll])
+        lines = [np.asarray(seg, float) for seg in gen.lines(level)]
         if lines:
             out.append((level, lines))
         level += step_m
+    return out
+
+
+def contour_lines(ground: Ground, step_m: float = 100.0) -> list[tuple[float, list[list[tuple[float, float]]]]]:
+    """Contour lines of the ground every `step_m` metres, as (height, [lon/lat polylines]),
+    for maps: the relief an operator sees under the patrols."""
+    out: list[tuple[float, list[list[tuple[float, float]]]]] = []
+    for level, segs in contour_lines_xy(ground, step_m):
+        lines = []
+        for pts in segs:
+            ll = ground.frame.many_to_lonlat(pts[:, 0], pts[:, 1])
+            lines.append([(round(float(a), 5), round(float(b), 5)) for a, b in ll])
+        out.append((level, lines))
     return out

@@ -238,3 +238,25 @@ def test_an_alert_on_the_ridge_is_reached_over_it_and_its_flight_passes_the_chec
     assert _check(scenario, flight.items, flight.flight_params["RTL_ALT"]) == []
     orbit = next(it for it in flight.items if it.command == Cmd.NAV_LOITER_TURNS)
     assert orbit.z > 430 + 30, "it circles above the ridge top"
+
+
+def test_the_reach_map_draws_the_relief_and_says_it_is_approximate(scenario: Scenario) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from orchestrator.reports.coverage_report import draw_relief
+
+    fig, ax = plt.subplots()
+    try:
+        assert draw_relief(ax, scenario) == "contours every 100 m (approximate)"
+        labels = {t.get_text() for t in ax.texts}
+        assert {"100", "300", "500"} <= labels and "600" not in labels, "Yangtai Shan tops out at 587 m"
+        assert len(ax.lines) >= 8
+        flat = dataclasses.replace(scenario, ground=None)
+        fig2, ax2 = plt.subplots()
+        assert draw_relief(ax2, flat) is None and not ax2.lines
+        plt.close(fig2)
+    finally:
+        plt.close(fig)

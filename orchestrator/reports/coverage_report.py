@@ -53,6 +53,33 @@ def _plot_geom(ax: Any, geom: Any, **kw: Any) -> None:
         ax.fill(np.asarray(x) / 1000, np.asarray(y) / 1000, **kw)
 
 
+RELIEF_COLOUR = "#8d6e63"
+
+
+def draw_relief(ax: Any, scenario: Scenario, step_m: float = 100.0) -> str | None:
+    """The terrain's contour lines (km axes, local frame), each level labelled once; the
+    legend's words for them (saying when the relief is approximate), or None on flat ground."""
+    from missions.terrain import contour_lines_xy
+
+    ground = scenario.ground
+    if ground is None:
+        return None
+    levels = contour_lines_xy(ground, step_m)
+    for level, segs in levels:
+        major = level % 500 == 0
+        for pts in segs:
+            ax.plot(
+                pts[:, 0] / 1000, pts[:, 1] / 1000, color=RELIEF_COLOUR, linewidth=1.1 if major else 0.6, zorder=2.5
+            )
+        longest = max(segs, key=len)
+        x, y = longest[len(longest) // 2] / 1000
+        ax.annotate(f"{level:.0f}", (x, y), fontsize=6, color=RELIEF_COLOUR, ha="center", va="center", zorder=2.6)
+    if not levels:
+        return None
+    approximate = " (approximate)" if ground.approximate else ""
+    return f"contours every {step_m:.0f} m{approximate}"
+
+
 def coverage_png(scenario: Scenario, rm: ReachMap, out: Path) -> Path:
     """Draw the district, zones, airports and the arrival-time field; write a PNG."""
     import matplotlib
@@ -60,6 +87,7 @@ def coverage_png(scenario: Scenario, rm: ReachMap, out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     fig, ax = plt.subplots(figsize=(10, 11), dpi=110)
@@ -74,6 +102,7 @@ def coverage_png(scenario: Scenario, rm: ReachMap, out: Path) -> Path:
     sc = ax.scatter(
         rm.xy[:, 0] / 1000, rm.xy[:, 1] / 1000, c=eta_min, cmap=cmap, norm=norm, s=s, marker="s", linewidths=0, zorder=2
     )
+    relief = draw_relief(ax, scenario)
     for z in scenario.airspace.zones:
         style = {"facecolor": "none", "linewidth": 1.0, "zorder": 3}
         if z.kind is ZoneKind.NO_FLY:
@@ -99,6 +128,7 @@ def coverage_png(scenario: Scenario, rm: ReachMap, out: Path) -> Path:
             Patch(facecolor="none", edgecolor="#b2182b", hatch="xx", label="no-fly zone"),
             Patch(facecolor="none", edgecolor="#b2182b", hatch="..", label="temporary no-fly"),
             Patch(facecolor="none", edgecolor="#2166ac", linestyle="--", label="approval required"),
+            *([Line2D([], [], color=RELIEF_COLOUR, linewidth=0.9, label=relief)] if relief else []),
         ],
         loc="lower left",
         fontsize=8,
