@@ -119,7 +119,9 @@ class Wire:
 async def flown(
     scenario: Scenario, folder: Path, points: list[tuple[float, float]]
 ) -> tuple[list[float], list[float], list[float], list[str], dict[str, list[float]]]:
-    start = scenario.day_start().replace(hour=10)
+    start = scenario.day_start().replace(hour=6, minute=30)
+    """After the night's rain; the 24 alerts take until about 10:00, the bursts follow in the
+    morning's patrols, before the afternoon's gale (13:30-15:30) grounds every drone."""
     config = SchedulerConfig(speedup=SPEEDUP)
     on_scene: list[float] = []
     to_launch_wall: list[float] = []
@@ -236,8 +238,8 @@ async def bursts(svc: Any, http: httpx.AsyncClient, watch: Wire, wire: dict[str,
             flush=True,
         )
         for r in rows:
-            if r is not None and r.airport is None:
-                print(f"  alert {r.id} {r.state}: {r.decision}", flush=True)
+            if r is not None:
+                print(f"  alert {r.id} {r.state}: {r.decision[:160]}", flush=True)
         await asyncio.sleep(60 / SPEEDUP * 10)  # ten simulated minutes between bursts
 
 
