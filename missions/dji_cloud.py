@@ -420,6 +420,28 @@ def task_progress(msg: Message) -> TaskProgress:
     )
 
 
+TASK_ERRORS = {
+    314001: "the task's parameters are invalid",
+    314002: "another flight task is under way",
+    314003: "the KMZ could not be downloaded",
+    314004: "the KMZ's MD5 differs from the fingerprint",
+    314005: "the wayline is not one this aircraft can fly",
+    314006: "no prepared task has this flight_id",
+    314007: "execute_time is more than 30 s from the dock's clock",
+    314008: "rain over the dock",
+    314009: "wind over the dock's limit",
+    314010: "the aircraft's battery is too low",
+    314011: "the aircraft is not in the dock",
+}
+"""Result codes of the rejections the simulator's dock emulator gives (`sim/dji_dock.py`):
+DJI's error-code page is not at hand, so these are the emulator's own numbers; a real
+dock's codes are added here as they are met, and any other code is shown as a number."""
+
+
+def error_words(code: int) -> str:
+    return f"{TASK_ERRORS[code]} ({code})" if code in TASK_ERRORS else f"the dock's error {code}"
+
+
 HMS_LEVELS = {0: "notice", 1: "reminder", 2: "warning"}
 
 
