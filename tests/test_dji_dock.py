@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -19,6 +20,8 @@ from missions.formats.items import Cmd, Frame, MissionItem
 from orchestrator.bus.broker import EmbeddedBroker
 from orchestrator.bus.client import BusClient
 from orchestrator.bus.dji_docks import DjiDocks, DockRefused
+from orchestrator.executor.dji_sortie import DjiSortieRunner
+from orchestrator.executor.sortie import SortieOrder, SortieRecord, SortieState
 from sim.dji_dock import DjiDockEmulator
 
 DOCK, AIRCRAFT = "7CTXN00000001", "1581F5BK0000A1"
@@ -196,3 +199,47 @@ def test_forged_malformed_and_stranger_messages_are_refused_and_change_nothing(s
     docks, state = asyncio.run(run())
     assert sum(docks.refused.values()) == 5, docks.refused
     assert state["before"] == state["after"]
+
+
+def _order(sid: str, **kw: object) -> SortieOrder:
+    lat, lon, amsl = PAD
+    items = [
+        MissionItem(0, Frame.GLOBAL, Cmd.NAV_WAYPOINT, x=lat, y=lon, z=amsl),
+        MissionItem(1, Frame.GLOBAL, Cmd.NAV_TAKEOFF, x=lat, y=lon, z=amsl + 40),
+        MissionItem(2, Frame.GLOBAL, Cmd.NAV_WAYPOINT, x=lat + 0.002, y=lon, z=amsl + 60),
+        MissionItem(3, Frame.GLOBAL, Cmd.NAV_WAYPOINT, x=lat + 0.002, y=lon + 0.002, z=amsl + 60),
+        MissionItem(4, Frame.GLOBAL_RELATIVE_ALT, Cmd.NAV_RETURN_TO_LAUNCH),
+    ]
+    return SortieOrder(id=sid, airport="yuehai", items=items, needed_pct=20, reserve_pct=25, cruise_ms=12,
+                       flight_params={"RTL_ALT": 5000}, **kw)  # type: ignore[arg-type]  # fmt: skip
+
+
+def test_a_sortie_from_a_dji_dock_goes_through_the_states_a_mavlink_one_does(storage: Storage) -> None:
+    async def run() -> tuple[list[SortieRecord], DjiDockEmulator]:
+        broker, bus, docks, dock, stop, task = await _world(storage)
+        try:
+            for _ in range(50):
+                if docks.views["yuehai"].dock is not None:
+                    break
+                await asyncio.sleep(0.05)
+            clock = lambda: datetime.now(UTC)  # noqa: E731
+            runner = DjiSortieRunner(docks, "yuehai", "M3D", PAD[2], clock, speedup=40)
+            flown = await runner.fly(_order("yuehai.patrol-1"))
+            dock.wind_ms = 14.0  # the next OSD says so
+            for _ in range(50):
+                view = docks.views["yuehai"].dock
+                if view is not None and view.wind_ms == 14.0:
+                    break
+                await asyncio.sleep(0.05)
+            windy = await runner.fly(_order("yuehai.patrol-2"))
+            return [flown, windy], dock
+        finally:
+            await _close(broker, bus, stop, task)
+
+    (flown, windy), dock = asyncio.run(run())
+    states = [s.state for s in flown.steps]
+    assert states == [SortieState.PREFLIGHT, SortieState.AIRBORNE, SortieState.RETURNING, SortieState.COMPLETED], states
+    assert flown.steps[-1].reason == "landed in the dock"
+    assert [s.state for s in windy.steps] == [SortieState.PREFLIGHT, SortieState.HELD]
+    assert "wind 14.0 m/s over the 12 m/s limit" in windy.steps[-1].reason
+    assert dock.calls == [("flighttask_prepare", 0), ("flighttask_execute", 0)], "the windy sortie asked nothing"
