@@ -49,6 +49,15 @@ class VisionSettings(BaseModel):
         return self
 
 
+class DjiDockSettings(BaseModel):
+    """A DJI dock (Dock 2 or 3) that is one of our airports, by its serial numbers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dock_sn: str = Field(pattern=r"^[A-Z0-9]{6,32}$", description="the dock's serial number")
+    model: Literal["M3D", "M3TD", "M4D", "M4TD"] = Field("M3D", description="its aircraft")
+
+
 Role = Literal["viewer", "operator", "admin", "integration"]
 
 
@@ -174,6 +183,15 @@ class Settings(BaseSettings):
     )
     drones: dict[str, str] = Field(
         default_factory=dict, description="airport id -> MAVLink URL of its drone (udpout:, udpin:, tcp:)"
+    )
+    dji_docks: dict[str, DjiDockSettings] = Field(
+        default_factory=dict,
+        description="airport id -> a DJI dock flown over the Cloud API on the same broker (docs/dji-dock.md)",
+    )
+    dji_kmz_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="where DJI docks download waylines from: this service's /dji/kmz (default: the API's address)",
     )
     signing_key: str | None = Field(
         None,

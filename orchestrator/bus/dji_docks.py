@@ -73,6 +73,8 @@ class DjiDocks:
         self._changed = asyncio.Condition()
         self.refused: dict[str, int] = {}
         """Messages turned away, by reason (the first words): malformed, forged, unknown."""
+        self.on_change: list[Callable[[str], None]] = []
+        """Called with the airport after each message that changed what we know of it."""
         for pattern in dji.SUBSCRIPTIONS:
             bus.subscribe(pattern, self._on_message)
 
@@ -161,6 +163,7 @@ class DjiDocks:
         elif msg.channel is dji.Channel.OSD:
             if msg.sn == view.sn:
                 view.dock = dji.dock_state(env.data)
+                view.online = True  # a dock that speaks is online, topology seen or not
             else:
                 view.aircraft = dict(env.data)
         elif msg.channel is dji.Channel.EVENTS:
@@ -179,14 +182,27 @@ class DjiDocks:
                 view.faults = dji.hms_faults(msg)
             if env.need_reply:
                 await self._answer(view.sn, dji.Channel.EVENTS_REPLY, env, {"result": 0})
+        for hook in self.on_change:
+            hook(airport)
         async with self._changed:
             self._changed.notify_all()
 
     def _airport_of(self, sn: str, gateway: str | None) -> str | None:
+        """Our airport a message is about, or None. An aircraft is known from its dock's
+        topology, or from a message its own dock relays (the gateway vouches for it: the
+        cloud may have missed the topology while it was away)."""
         airport = self._by_sn.get(sn)
-        if airport is not None and gateway is not None and self.views[airport].sn != gateway:
-            return None  # an aircraft's message through another dock: not ours to believe
-        return airport
+        if airport is not None:
+            if gateway is not None and self.views[airport].sn not in (gateway, sn):
+                return None  # an aircraft's message through another dock: not ours to believe
+            return airport
+        if gateway is not None and gateway in self._by_sn and self.views[self._by_sn[gateway]].sn == gateway:
+            airport = self._by_sn[gateway]
+            self.views[airport].aircraft_sn = sn
+            self._by_sn[sn] = airport
+            log.info("dock %s: aircraft %s learned from its dock's messages", airport, sn)
+            return airport
+        return None
 
     async def _answer(self, sn: str, channel: dji.Channel, env: dji.Envelope, data: dict[str, Any]) -> None:
         reply = dji.Envelope(env.tid, env.bid, self.clock_ms(), data, env.method)

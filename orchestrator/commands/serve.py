@@ -99,9 +99,14 @@ def wall_clock(scenario: Scenario) -> Callable[[], datetime]:
 
 
 async def serve(settings: Settings, scenario: Scenario, stop: asyncio.Event | None = None) -> None:
-    if not settings.drones:
-        raise ValueError("no drones configured: set `drones: {airport: MAVLink URL}` in the settings file")
-    unknown = sorted(set(settings.drones) - set(scenario.airports))
+    if not settings.drones and not settings.dji_docks:
+        raise ValueError(
+            "no drones configured: set `drones: {airport: MAVLink URL}` or `dji_docks:` in the settings file"
+        )
+    both = sorted(set(settings.drones) & set(settings.dji_docks))
+    if both:
+        raise ValueError(f"airports both MAVLink and DJI docks: {', '.join(both)}")
+    unknown = sorted((set(settings.drones) | set(settings.dji_docks)) - set(scenario.airports))
     if unknown:
         raise ValueError(f"drones for unknown airports: {', '.join(unknown)}")
     for airport, url in settings.drones.items():  # before anything starts: a bad URL is one line
@@ -143,6 +148,8 @@ async def serve(settings: Settings, scenario: Scenario, stop: asyncio.Event | No
         alerts=settings.alerts,
         video=settings.video,
         vision=settings.vision,
+        dji_docks=settings.dji_docks,
+        kmz_url=settings.dji_kmz_url or f"http://{settings.api.host}:{settings.api.port}/dji/kmz",
         signing_key=signing_key,
         scheduler=SchedulerConfig(
             speedup=settings.speedup,

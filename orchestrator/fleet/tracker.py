@@ -4,6 +4,9 @@ dock it stands on, with transitions written to the store and announced.
 Drones are named by the airport they belong to, and may stand at another: a dock-to-dock
 exchange leaves a drone at its partner's airport until it flies back. `drone_at()` is the
 scheduler's question: which drone is on this airport's pad now.
+
+A DJI dock's aircraft has no MAVLink link: its machine is fed from what the dock reports
+over the Cloud API (`orchestrator.bus.dji_docks`), and "return home" goes to the dock.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 from missions.autopilot import ARDUCOPTER_DEFAULTS, CopterLimits
 from missions.autopilot import PARAMS as AUTOPILOT_PARAMS
 from missions.vocabulary import DockOsd
+from orchestrator.bus.dji_docks import DjiDocks, DockRefused
 from orchestrator.bus.docks import DockClient, DockServiceError
 from orchestrator.fleet.machine import (
     FLYING,
@@ -37,6 +41,10 @@ from orchestrator.links.mavlink_link import CommandFailed, LinkError, MavlinkLin
 
 log = logging.getLogger("dronepatrol.fleet")
 
+DJI_MODES = {4: 4, 5: 3, 9: 6, 10: 9, 11: 9, 12: 9, 17: 4, 20: 3, 21: 3}
+"""A DJI aircraft's `mode_code` as the ArduCopter mode the machine reads: take-off and
+command flight GUIDED (4), wayline AUTO (3), return home RTL (6), landing LAND (9)."""
+
 
 class FleetTracker:
     def __init__(
@@ -47,8 +55,13 @@ class FleetTracker:
         clock: Callable[[], datetime],
         on_transition: Callable[[str, Transition], None] | None = None,
         speedup: float = 1.0,
+        dji: DjiDocks | None = None,
+        dji_models: dict[str, str] | None = None,
     ) -> None:
         self.links = links
+        self.dji = dji
+        self.dji_models = dict(dji_models or {})
+        """Airport -> the DJI aircraft model of its dock; its drone is named after the airport."""
         self.speedup = speedup
         """Of the drones' clock over the wall's (a simulator's speed-up; 1 for real drones)."""
         self.location = dict(locations)
@@ -56,8 +69,10 @@ class FleetTracker:
         self.docks = docks
         self.clock = clock
         self.on_transition = on_transition
-        self.machines = {d: DroneMachine(d, clock()) for d in links}
+        self.machines = {d: DroneMachine(d, clock()) for d in [*links, *self.dji_models]}
         self._last: dict[str, dict[str, Any]] = {d: {} for d in links}
+        for airport in self.dji_models:
+            self.location.setdefault(airport, airport)
         self.limits: dict[str, CopterLimits] = {}
         """Per drone, the speeds its autopilot's parameters allow (read at connection)."""
         self._tasks: list[asyncio.Task[None]] = []
@@ -107,6 +122,10 @@ class FleetTracker:
         self.docks.on_state(self._dock)
         for osd in list(self.docks.state.values()):
             self._dock(osd)
+        if self.dji is not None:
+            self.dji.on_change.append(self._dji)
+            for airport in self.dji_models:
+                self._dji(airport)
         self._tasks.append(asyncio.create_task(self._watch_links()))
         for drone, link in self.links.items():
             self._tasks.append(asyncio.create_task(self._ask_streams(drone, link)))
@@ -196,11 +215,49 @@ class FleetTracker:
             if at == osd.airport:
                 self.handle(drone, report)
 
+    def is_dji(self, drone: str) -> bool:
+        return drone in self.dji_models and drone not in self.links
+
+    def _dji(self, airport: str) -> None:
+        """What a DJI dock reported, into its aircraft's machine."""
+        assert self.dji is not None
+        view = self.dji.views.get(airport)
+        if view is None or airport not in self.machines:
+            return
+        drone = airport
+        machine = self.machines[drone]
+        if view.online != machine.link_ok:
+            self.handle(drone, LinkChanged(view.online))
+        if view.dock is not None and self.location.get(drone) == airport:
+            d = view.dock
+            fault = ", ".join(view.faults) or (None if d.lid != "fault" else "the dock's lid reports a fault")
+            self.handle(drone, DockReport(lid_open=d.lid in ("open", "half_open"), drone_present=d.drone_in_dock,
+                                          charging=d.charging, fault=fault))  # fmt: skip
+        a = view.aircraft
+        if a:
+            mode = DJI_MODES.get(a.get("mode_code", 0), 0)
+            battery = a.get("battery", {}).get("capacity_percent") if isinstance(a.get("battery"), dict) else None
+            if battery is None and view.dock is not None:
+                battery = view.dock.battery_pct
+            self.handle(drone, Telemetry(
+                armed=a.get("mode_code", 0) not in (0, 1, 2, 14),
+                mode=mode,
+                alt_m=float(a.get("elevation", 0.0) or 0.0),
+                battery_pct=float(battery) if isinstance(battery, int | float) else None,
+                lat=a.get("latitude") if isinstance(a.get("latitude"), float) else None,
+                lon=a.get("longitude") if isinstance(a.get("longitude"), float) else None,
+            ))  # fmt: skip
+
     async def _carry_out(self, drone: str, command: Command) -> None:
         try:
-            if command.kind == "return_home":
+            if command.kind == "return_home" and self.is_dji(drone):
+                assert self.dji is not None
+                await self.dji.return_home(self.location[drone])
+            elif command.kind == "close_lid" and self.is_dji(drone):
+                return  # a DJI dock closes its own lid
+            elif command.kind == "return_home":
                 await self.links[drone].set_mode(RTL)
             elif command.kind == "close_lid":
                 await self.docks.call(self.location[drone], "close_lid")
-        except (CommandFailed, DockServiceError, LinkError, TimeoutError) as exc:
+        except (CommandFailed, DockServiceError, DockRefused, LinkError, TimeoutError) as exc:
             log.warning("drone %s: %s not carried out: %s", drone, command.kind, exc)

@@ -30,9 +30,10 @@ from missions.patrols import Patrol
 from missions.planner import DayPlan, ScheduledSortie, Unscheduled, check_sortie, plan_day, reassign
 from missions.scenario import Scenario
 from orchestrator.bus.docks import DockClient
+from orchestrator.executor.dji_sortie import DjiSortieRunner
 from orchestrator.executor.orders import order_for, order_from_json, order_to_json, sortie_id
 from orchestrator.executor.sortie import CommandNote, SortieOrder, SortieRecord, SortieRunner, SortieState, Step
-from orchestrator.fleet.machine import BeginSortie, Launched, Release, SetHold, SortieEnded
+from orchestrator.fleet.machine import FLYING, BeginSortie, Launched, Release, SetHold, SortieEnded
 from orchestrator.fleet.tracker import FleetTracker
 from orchestrator.links.ardupilot import RTL as RTL_MODE
 from orchestrator.links.ardupilot import armed
@@ -63,7 +64,7 @@ class _Running:
     sortie_id: str
     airport: str
     drone: str
-    runner: SortieRunner
+    runner: SortieRunner | DjiSortieRunner
     task: asyncio.Task[SortieRecord]
 
 
@@ -238,6 +239,8 @@ class DayScheduler:
         try:
             if running is None:
                 raise ValueError(f"sortie {sid} is no longer flying")
+            if not isinstance(running.runner, SortieRunner):
+                raise ValueError(f"sortie {sid} flies from a DJI dock: its aircraft is not diverted yet")
             order = await running.runner.divert(items, first, needed_pct, why, limits)
         except Exception:
             self.store.update_sortie(sid, alert_id=previous)
@@ -352,10 +355,21 @@ class DayScheduler:
         task = asyncio.create_task(self._fly(row, drone, order, runner), name=f"sortie {row.id}")
         self.running[row.id] = _Running(row.id, row.airport, drone, runner, task)
 
-    def _runner(self, drone: str) -> SortieRunner:
+    def _runner(self, drone: str) -> SortieRunner | DjiSortieRunner:
         def on_step(rec: SortieRecord, step: Step) -> None:
             self._on_step(rec, step, drone)
 
+        if self.fleet.is_dji(drone) and self.fleet.dji is not None:
+            airport = self.fleet.location[drone]
+            return DjiSortieRunner(
+                self.fleet.dji,
+                airport,
+                self.fleet.dji_models[drone],
+                self.scenario.airports[airport].elevation_m,
+                self.clock,
+                self.config.speedup,
+                on_step=on_step,
+            )
         return SortieRunner(
             self.fleet.links[drone],
             self.docks,
@@ -372,7 +386,9 @@ class DayScheduler:
             CommandRecord(self.clock(), note.target, note.command, note.params, note.result, note.detail, note.sortie)
         )
 
-    async def _fly(self, row: SortieRow, drone: str, order: SortieOrder, runner: SortieRunner) -> SortieRecord:
+    async def _fly(
+        self, row: SortieRow, drone: str, order: SortieOrder, runner: SortieRunner | DjiSortieRunner
+    ) -> SortieRecord:
         if row.state == "held":
             self.fleet.handle(drone, Release())
         self.fleet.handle(drone, BeginSortie(row.id))
@@ -383,7 +399,7 @@ class DayScheduler:
         self._after(rec, drone)
         return rec
 
-    async def _resume(self, row: SortieRow, drone: str, runner: SortieRunner) -> SortieRecord:
+    async def _resume(self, row: SortieRow, drone: str, runner: SortieRunner | DjiSortieRunner) -> SortieRecord:
         self.fleet.handle(drone, BeginSortie(row.id))
         self.fleet.handle(drone, Launched())
         try:
@@ -425,7 +441,10 @@ class DayScheduler:
 
     # ---- restart ----------------------------------------------------------------------------
     async def _armed(self, drone: str, wait_s: float = 10.0) -> bool:
-        """Whether the drone's autopilot says it is armed (waiting a while for its heartbeat)."""
+        """Whether the drone's autopilot says it is armed (waiting a while for its heartbeat);
+        a DJI dock's aircraft, whether its dock last said it was out and flying."""
+        if self.fleet.is_dji(drone):
+            return self.fleet.snapshot(drone).phase in FLYING
         link = self.fleet.links[drone]
         try:
             await link.wait_heartbeat(wait_s)

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, tzinfo
@@ -33,6 +34,7 @@ from orchestrator.alerts.incidents import IncidentDesk
 from orchestrator.alerts.outbox import Outbox
 from orchestrator.alerts.watch import AlertWatch
 from orchestrator.bus.client import BusClient
+from orchestrator.bus.dji_docks import DjiDocks
 from orchestrator.bus.docks import DockClient
 from orchestrator.bus.gate import BusGate
 from orchestrator.fleet.machine import Transition
@@ -40,7 +42,7 @@ from orchestrator.fleet.tracker import FleetTracker
 from orchestrator.links.mavlink_link import MavlinkLink
 from orchestrator.scheduler.day import DayScheduler, SchedulerConfig
 from orchestrator.service.events import EventHub
-from orchestrator.settings import AlertSettings, VisionSettings
+from orchestrator.settings import AlertSettings, DjiDockSettings, VisionSettings
 from orchestrator.store import FindingRecord, SortieRow, Store, TransitionRecord
 from orchestrator.timestamps import iso
 from orchestrator.video.live_view import LiveView
@@ -88,6 +90,8 @@ class Service:
         video: dict[str, str] | None = None,
         video_watch: Callable[[str, bool], None] | None = None,
         vision: VisionSettings | None = None,
+        dji_docks: dict[str, DjiDockSettings] | None = None,
+        kmz_url: str | None = None,
     ) -> None:
         # The service's own copy of what operators change at run time (patrols created or
         # edited through the API): a scenario shared with others (a simulator in the same
@@ -112,10 +116,24 @@ class Service:
             )
             for d, url in drones.items()
         }
-        locations = {d: d for d in drones}
-        locations.update({d: a for d, a in store.drone_airports().items() if d in drones})
+        dji_docks = dji_docks or {}
+        self.kmz_dir = data_dir / "kmz"
+        """Waylines for DJI docks, served at /dji/kmz/ for them to download."""
+        self.kmz_url = (kmz_url or "").rstrip("/")
+        self.dji = (
+            DjiDocks(self.bus, {ap: d.dock_sn for ap, d in dji_docks.items()}, self._store_kmz) if dji_docks else None
+        )
+        locations = {d: d for d in [*drones, *dji_docks]}
+        locations.update({d: a for d, a in store.drone_airports().items() if d in locations})
         self.fleet = FleetTracker(
-            self.links, locations, self.docks, clock, on_transition=self._drone_transition, speedup=speedup
+            self.links,
+            locations,
+            self.docks,
+            clock,
+            on_transition=self._drone_transition,
+            speedup=speedup,
+            dji=self.dji,
+            dji_models={ap: d.model for ap, d in dji_docks.items()},
         )
         self.scheduler = DayScheduler(
             scenario,
@@ -164,6 +182,15 @@ class Service:
             AlertWatch(scenario, store, self.scheduler, self.live, self.bus, self.vision) if alerts.vision else None
         )
         self.started = asyncio.Event()
+
+    async def _store_kmz(self, name: str, data: bytes) -> str:
+        """Keep a wayline where a DJI dock can download it: under a name no one can guess."""
+        if not self.kmz_url:
+            raise ValueError("no dji_kmz_url: a DJI dock cannot be given its wayline")
+        self.kmz_dir.mkdir(parents=True, exist_ok=True)
+        filename = f"{secrets.token_hex(16)}-{name}"
+        await asyncio.to_thread((self.kmz_dir / filename).write_bytes, data)
+        return f"{self.kmz_url}/{filename}"
 
     # ---- lifecycle ----------------------------------------------------------------------
     async def start(self, day_start: datetime | None = None, hours: float = 24.0, docks_wait_s: float = 0.0) -> None:

@@ -4,11 +4,12 @@ who the caller is, and the district as GeoJSON layers for the map."""
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 from shapely.geometry import mapping
 
@@ -75,6 +76,21 @@ def api_redoc() -> FileResponse:
     """ReDoc, from files served here."""
     headers = {**PAGE_HEADERS, "Content-Security-Policy": CONTENT_SECURITY_POLICY + "; worker-src 'self' blob:"}
     return FileResponse(WEB / "api-redoc.html", media_type="text/html", headers=headers)
+
+
+KMZ_NAME = re.compile(r"^[0-9a-f]{32}-[A-Za-z0-9._-]{1,160}\.kmz$")
+
+
+@page.get("/dji/kmz/{name}", include_in_schema=False)
+def dji_wayline(name: str, request: Request) -> FileResponse:
+    """A wayline a DJI dock downloads for its flight (`flighttask_prepare`'s URL). Docks
+    carry no token: the name holds 128 random bits, and the dock checks the file's MD5."""
+    if not KMZ_NAME.match(name):
+        raise HTTPException(404, "no such wayline")
+    path = request.app.state.service.kmz_dir / name
+    if not path.is_file():
+        raise HTTPException(404, "no such wayline")
+    return FileResponse(path, media_type="application/vnd.google-earth.kmz")
 
 
 @router.get("/basemap", response_model=BaseMap, summary="the dashboard's base map: tile URL, attribution, datum")
