@@ -110,6 +110,9 @@ class BusRole(StrEnum):
     """An engineer at the simulator: reads everything, injects simulator faults."""
     OBSERVER = "observer"
     """A dashboard or recorder: reads everything, publishes nothing."""
+    DJI_DOCK = "dji-dock"
+    """One DJI dock on DJI's Cloud API topics: what it and its aircraft report, under their
+    own serial numbers only, and the calls addressed to it."""
 
 
 @dataclass(frozen=True)
@@ -121,13 +124,19 @@ class Grant:
 
 
 DOCK_LEAVES = ("osd", "state", "events", "services_reply")
+DJI_FROM_DOCK = ("osd", "state", "events", "requests", "services_reply", "property/set_reply")
+DJI_TO_DOCK = ("services", "events_reply", "requests_reply", "property/set")
+DJI_FROM_AIRCRAFT = ("osd", "state")
 
 
-def grant(role: BusRole, airport: str | None = None) -> Grant:
-    """What a role may do; `airport` narrows a dock or vision user to one airport."""
+def grant(role: BusRole, airport: str | None = None, serials: tuple[str, ...] = ()) -> Grant:
+    """What a role may do; `airport` narrows a dock or vision user to one airport; a DJI
+    dock user's `serials` are its dock's and its aircraft's serial numbers."""
     a = airport or "+"
     if role is BusRole.DOCK and airport is None:
         raise BusAccessError("a dock user belongs to one airport")
+    if role is BusRole.DJI_DOCK and len(serials) != 2:
+        raise BusAccessError("a DJI dock user names its dock's and its aircraft's serial numbers")
     match role:
         case BusRole.ORCHESTRATOR:
             return Grant(
@@ -138,8 +147,20 @@ def grant(role: BusRole, airport: str | None = None) -> Grant:
                     CAP_TOPIC,
                     ALERTS_REPLY_TOPIC,
                     f"{ROOT}/vision/+/findings",
+                    *(f"thing/product/+/{leaf}" for leaf in DJI_TO_DOCK),
+                    "sys/product/+/status_reply",
                 ),
-                (f"{ROOT}/#",),
+                (f"{ROOT}/#", *(f"thing/product/+/{leaf}" for leaf in DJI_FROM_DOCK), "sys/product/+/status"),
+            )
+        case BusRole.DJI_DOCK:
+            dock, aircraft = serials
+            return Grant(
+                (
+                    *(f"thing/product/{dock}/{leaf}" for leaf in DJI_FROM_DOCK),
+                    *(f"thing/product/{aircraft}/{leaf}" for leaf in DJI_FROM_AIRCRAFT),
+                    f"sys/product/{dock}/status",
+                ),
+                (*(f"thing/product/{dock}/{leaf}" for leaf in DJI_TO_DOCK), f"sys/product/{dock}/status_reply"),
             )
         case BusRole.DOCK | BusRole.SIM:
             own = (*(f"{ROOT}/dock/{a}/{leaf}" for leaf in DOCK_LEAVES), f"{ROOT}/video/{a}/meta")
@@ -183,6 +204,8 @@ class BusUser:
     role: BusRole
     password: str
     airport: str | None = None
+    serials: tuple[str, ...] = ()
+    """A DJI dock user's dock and aircraft serial numbers."""
 
     def __post_init__(self) -> None:
         if not USER_NAME.match(self.name):
@@ -192,7 +215,7 @@ class BusUser:
 
     @property
     def grant(self) -> Grant:
-        return grant(self.role, self.airport)
+        return grant(self.role, self.airport, self.serials)
 
     def may_publish(self, topic: str) -> bool:
         return any(covers(p, topic) for p in self.grant.publish)

@@ -24,7 +24,15 @@ from missions.bus_access import (
 from missions.vocabulary import ALERTS_IN_TOPIC, CAP_TOPIC, SIM_CONTROL_TOPIC, dock_topic, findings_topic
 from orchestrator.bus.broker import EmbeddedBroker
 from orchestrator.bus.client import BusClient
-from orchestrator.bus.users import generate_users, load_users, login, user_for, users_at_first_start
+from orchestrator.bus.users import (
+    dji_dock_user,
+    generate_users,
+    load_users,
+    login,
+    save_users,
+    user_for,
+    users_at_first_start,
+)
 
 AIRPORTS = ["xili", "taoyuan"]
 
@@ -277,3 +285,52 @@ def test_mosquitto_with_our_passwords_acl_and_tls(tmp_path: Path, monkeypatch: p
         asyncio.run(run())
     finally:
         broker.stop()
+
+
+def test_a_dji_dock_speaks_only_under_its_own_serial_numbers(tmp_path: Path) -> None:
+    """DJI's topics carry the serial number: a dock's login may publish for itself and its
+    aircraft and hear the calls addressed to it, nothing for another dock."""
+    dock_sn, aircraft_sn, other = "7CTXN00000001", "1581F5BK0000A1", "7CTXN00000002"
+    user = dji_dock_user("yuehai", dock_sn, aircraft_sn)
+    g = user.grant
+    assert user.may_publish(f"thing/product/{dock_sn}/events") and user.may_publish(f"sys/product/{dock_sn}/status")
+    assert user.may_publish(f"thing/product/{aircraft_sn}/osd")
+    assert not user.may_publish(f"thing/product/{other}/osd") and not user.may_publish(
+        f"thing/product/{dock_sn}/services"
+    )
+    assert not user.may_publish(f"thing/product/{aircraft_sn}/events"), "an aircraft's events come through its dock"
+    assert user.may_subscribe(f"thing/product/{dock_sn}/services") and not user.may_subscribe(
+        "thing/product/+/services"
+    )
+    assert f"topic write thing/product/{aircraft_sn}/osd" in mosquitto_acl([user]) and g.subscribe
+    users = [*generate_users(AIRPORTS), user]
+    save_users(tmp_path / "users.json", users)
+    assert load_users(tmp_path / "users.json")[-1] == user, "the serial numbers are kept"
+
+    async def run() -> None:
+        broker = EmbeddedBroker(users=users)
+        address = await broker.start()
+        got, second, on = _listener()
+        service = BusClient(login(address, users, BusRole.ORCHESTRATOR), "dronepatrol-orchestrator")
+        service.subscribe("thing/product/+/osd", on)
+        await service.start()
+        try:
+            dock = await _connect(address.login(user.name, user.password), "dji-yuehai")
+            try:
+                await dock.publish(f"thing/product/{other}/osd", b"forged", qos=1)
+                await dock.publish(f"thing/product/{dock_sn}/osd", b"real", qos=1)
+                await dock.publish(f"thing/product/{aircraft_sn}/osd", b"aircraft", qos=1)
+                await asyncio.wait_for(second.wait(), 10)
+                for _ in range(100):  # the aircraft's, published after, arrives after
+                    if len(got) >= 2:
+                        break
+                    await asyncio.sleep(0.05)
+            finally:
+                await dock.__aexit__(None, None, None)
+            assert got == [(f"thing/product/{dock_sn}/osd", b"real"), (f"thing/product/{aircraft_sn}/osd", b"aircraft")]
+            assert broker.gate is not None and broker.gate.status()["refused"] == {"acl": 1}
+        finally:
+            await service.stop()
+            await broker.stop()
+
+    asyncio.run(run())

@@ -22,9 +22,15 @@ def generate_users(airports: list[str]) -> list[BusUser]:
     def password() -> str:
         return secrets.token_urlsafe(18)
 
-    users = [BusUser(role.value, role, password()) for role in BusRole if role is not BusRole.DOCK]
+    users = [BusUser(role.value, role, password()) for role in BusRole if role not in (BusRole.DOCK, BusRole.DJI_DOCK)]
     users += [BusUser(f"dock-{a}", BusRole.DOCK, password(), airport=a) for a in airports]
     return users
+
+
+def dji_dock_user(airport: str, dock_sn: str, aircraft_sn: str) -> BusUser:
+    """A login for one DJI dock (entered on its RC in DJI Pilot 2): it may speak only under
+    its own and its aircraft's serial numbers."""
+    return BusUser(f"dji-{airport}", BusRole.DJI_DOCK, secrets.token_urlsafe(18), airport, (dock_sn, aircraft_sn))
 
 
 def user_for(users: list[BusUser], role: BusRole, airport: str | None = None) -> BusUser:
@@ -37,7 +43,11 @@ def user_for(users: list[BusUser], role: BusRole, airport: str | None = None) ->
 def save_users(path: Path, users: list[BusUser]) -> None:
     """Written 0600: these are the passwords of every client of the bus."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = [{"name": u.name, "role": u.role.value, "airport": u.airport, "password": u.password} for u in users]
+    rows = [
+        {"name": u.name, "role": u.role.value, "airport": u.airport, "password": u.password}
+        | ({"serials": list(u.serials)} if u.serials else {})
+        for u in users
+    ]
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -50,7 +60,14 @@ def load_users(path: Path) -> list[BusUser]:
         data = json.loads(path.read_text(encoding="utf-8"))
         rows = data["users"]
         users = [
-            BusUser(str(r["name"]), BusRole(r["role"]), str(r["password"]), r.get("airport") or None) for r in rows
+            BusUser(
+                str(r["name"]),
+                BusRole(r["role"]),
+                str(r["password"]),
+                r.get("airport") or None,
+                tuple(str(x) for x in r.get("serials") or ()),
+            )
+            for r in rows
         ]
     except FileNotFoundError:
         raise
