@@ -174,6 +174,11 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--hours", type=_positive, default=14.5, help="simulated hours to run (default 14.5)")
     sp.add_argument("--start", type=_time, help="simulated start (default: the scenario's day, 05:50)")
     sp.add_argument(
+        "--dji",
+        metavar="AIRPORT,...",
+        help="airports that are DJI docks on the Cloud API (default xili,taoyuan,nantou,shekou; 'none': all MAVLink)",
+    )
+    sp.add_argument(
         "--base-port", type=int, help="first simulated drone's UDP port, +10 each (default: free ports found at start)"
     )
 
@@ -311,9 +316,16 @@ def cmd_coverage(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
-    from orchestrator.commands.demo import DemoOptions, run_demo
+    from orchestrator.commands.demo import DEMO_DJI_AIRPORTS, DemoOptions, run_demo
 
     sc = _scenario(args, settings)
+    if args.dji is None:
+        dji = DEMO_DJI_AIRPORTS
+    else:
+        dji = tuple(a.strip() for a in args.dji.split(",") if a.strip() and a.strip() != "none")
+        unknown = [a for a in dji if a not in sc.airports]
+        if unknown:
+            raise UsageError(f"--dji: unknown airport(s) {', '.join(unknown)} (known: {', '.join(sc.airports)})")
     if not 0 <= args.port <= 65535:
         raise UsageError("--port must be 0-65535")
     if args.base_port is not None and not 1024 <= args.base_port <= 65535 - 10 * len(sc.airports):
@@ -326,6 +338,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         start=sc.localize(args.start) if args.start else None,
         hours=args.hours,
         data_dir=args.out or settings.data_dir / "demo",
+        dji_airports=dji,
     )
     asyncio.run(run_demo(sc, opts))
     return 0

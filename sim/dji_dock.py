@@ -21,6 +21,7 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +58,9 @@ class DjiDockEmulator:
     battery_pct: float = 92.0
     max_wind_ms: float = 12.0
     osd_interval_s: float = 2.0
+    weather: Callable[[], tuple[float, float]] | None = None
+    """(wind m/s, rain mm/h) at the dock now, from the simulated world's forecast: the
+    dock's own station, reported in its OSD and checked before a flight."""
     calls: list[tuple[str, int]] = field(default_factory=list)
     """Every service call received, with the result it got."""
     prepared: dict[str, wpml.WaylineMission] = field(default_factory=dict)
@@ -70,6 +74,9 @@ class DjiDockEmulator:
         self._go_home = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         self._execute_at: dict[str, Any] = {}
+        self._last_progress: tuple[dict[str, Any]] | None = None
+        """Sent again with each OSD while a task runs: a dock reports its task's progress
+        steadily, not only at each step."""
 
     # ---- the connection -------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -121,6 +128,9 @@ class DjiDockEmulator:
 
     async def _osd_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            if self.weather is not None:
+                wind, rain = self.weather()
+                self.wind_ms, self.rainfall = round(wind, 1), rain_class(rain)
             charge = {"state": int(self.in_dock), "capacity_percent": round(self.battery_pct)}
             dock = {"mode_code": 4 if self.task and not self.task.done() else 0, "cover_state": self.cover,
                     "drone_in_dock": int(self.in_dock), "rainfall": self.rainfall, "wind_speed": self.wind_ms,
@@ -128,6 +138,8 @@ class DjiDockEmulator:
                     "height": self.amsl_m + self.geoid_m, "drone_charge_state": charge}  # fmt: skip
             await self._send(dji.Channel.OSD, None, dock, qos=0)
             await self._air_osd()
+            if self._last_progress is not None and self.task is not None and not self.task.done():
+                await self._send(dji.Channel.EVENTS, "flighttask_progress", *self._last_progress)  # the task goes on
             await asyncio.sleep(self.osd_interval_s / self.speedup)
 
     async def _air_osd(self) -> None:
@@ -217,7 +229,9 @@ class DjiDockEmulator:
         if reason:
             ext["break_point"] = {"break_reason": reason, "index": index}
         out = {"status": status, "progress": {"current_step": step, "percent": round(percent)}, "ext": ext}
-        await self._send(dji.Channel.EVENTS, "flighttask_progress", {"result": 0, "output": out}, bid=bid)
+        data = {"result": 0, "output": out}
+        self._last_progress = (data,)
+        await self._send(dji.Channel.EVENTS, "flighttask_progress", data, bid=bid)
 
     async def _wait(self, sim_s: float) -> None:
         await asyncio.sleep(max(0.0, sim_s) / self.speedup)
@@ -279,6 +293,14 @@ class DjiDockEmulator:
 
 class _Stop(Exception):
     pass
+
+
+def rain_class(mm_h: float) -> int:
+    """A rate as the dock's `rainfall` enum: 0 none, 1 light, 2 moderate, 3 heavy (China's
+    hourly classes: under 2.6, 2.6-8, 8.1-15.9, 16 and over)."""
+    if mm_h <= 0:
+        return 0
+    return 1 if mm_h < 2.6 else 2 if mm_h < 8.1 else 3
 
 
 def _wall_ms() -> int:

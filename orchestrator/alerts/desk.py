@@ -100,6 +100,9 @@ class AlertDesk:
         self.snapshot = snapshot
         """Drone -> one annotated frame of its video (the evidence of the look), if it has video."""
         self.evidence_dir = evidence_dir
+        self.has_video: Callable[[str], bool] = lambda drone: True
+        """Whether the service gets a drone's video: one that sends none (a DJI dock's,
+        until its live stream is connected) cannot have "seen nothing"."""
         self._grabs: set[asyncio.Task[None]] = set()
 
     # ---- taking an alert ----------------------------------------------------------------
@@ -380,15 +383,18 @@ class AlertDesk:
         ended = sortie is not None and sortie.state in (*TERMINAL_STATES, "held")
         if alert.state == "on_scene" and (ended or follow.left_scene_at is not None):
             stay = ((follow.left_scene_at or now) - alert.on_scene_at).total_seconds() if alert.on_scene_at else 0.0
-            self._update(
-                alert.id,
-                state="nothing_seen",
-                outcome=(
+            if drone is not None and not self.has_video(drone):
+                outcome = (
+                    f"not looked at: {alert.airport} was over the spot for {stay / 60:.1f} min but sends the service "
+                    "no video, so vision could not look; someone must check"
+                )
+            else:
+                outcome = (
                     f"nothing seen: {alert.airport} orbited the spot for {stay / 60:.1f} min with its camera on it "
                     f"and vision reported nothing within {ANSWER_RADIUS_M:.0f} m"
                     + ("; a frame from over the spot is its evidence" if alert.evidence_path else "")
-                ),
-            )
+                )
+            self._update(alert.id, state="nothing_seen", outcome=outcome)
         elif alert.state == "dispatched" and ended and alert.on_scene_at is None and sortie is not None:
             why = f"sortie {sortie.id} {sortie.state}: {sortie.reason}"
             row = self._update(alert.id, state="unserved", outcome=why)

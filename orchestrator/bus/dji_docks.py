@@ -50,6 +50,8 @@ class DockView:
     faults: list[str] = field(default_factory=list)
     progress: dict[str, dji.TaskProgress] = field(default_factory=dict)
     """flight_id -> the last progress the dock reported."""
+    heard: dict[str, int] = field(default_factory=dict)
+    """flight_id -> how many progress events came: a dock that goes on reporting is alive."""
 
 
 class DjiDocks:
@@ -114,16 +116,20 @@ class DjiDocks:
     async def wait_progress(
         self, airport: str, flight_id: str, until: Callable[[dji.TaskProgress], bool], timeout_s: float
     ) -> dji.TaskProgress:
-        """The first progress of `flight_id` for which `until` holds (TimeoutError if none)."""
+        """The first progress of `flight_id` for which `until` holds, however long the dock
+        keeps reporting; TimeoutError once it has said nothing of the flight for `timeout_s`."""
         view = self.views[airport]
+        while True:
+            heard = view.heard.get(flight_id, 0)
 
-        def met() -> bool:
+            def news(heard: int = heard) -> bool:
+                return view.heard.get(flight_id, 0) > heard
+
             p = view.progress.get(flight_id)
-            return p is not None and until(p)
-
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(met), timeout_s)
-        return view.progress[flight_id]
+            if p is not None and until(p):
+                return p
+            async with self._changed:
+                await asyncio.wait_for(self._changed.wait_for(news), timeout_s)
 
     # ---- what the docks send ---------------------------------------------------------------
     async def _on_message(self, topic_name: str, payload: bytes) -> None:
@@ -170,6 +176,7 @@ class DjiDocks:
             if env.method == "flighttask_progress":
                 p = dji.task_progress(msg)
                 view.progress[p.flight_id] = p
+                view.heard[p.flight_id] = view.heard.get(p.flight_id, 0) + 1
                 if p.done:
                     log.info(
                         "dock %s: flight %s %s%s",

@@ -15,7 +15,7 @@ import logging
 import secrets
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,13 +25,13 @@ from missions.bus_access import BrokerAddress, BusRole, BusUser
 from missions.scenario import Scenario
 from orchestrator.alerts.desk import alert_json
 from orchestrator.bus.broker import EmbeddedBroker, free_udp_base
-from orchestrator.bus.users import USERS_FILE, generate_users, login, save_users
+from orchestrator.bus.users import USERS_FILE, dji_dock_user, generate_users, login, save_users
 from orchestrator.commands.serve import ApiServer, stop_on_signals
 from orchestrator.executor.failsafe import failsafe_params
 from orchestrator.logclock import set_log_clock
 from orchestrator.scheduler.day import SchedulerConfig
 from orchestrator.service.core import Service
-from orchestrator.settings import AlertSettings, ApiUser, VisionSettings
+from orchestrator.settings import AlertSettings, ApiUser, DjiDockSettings, VisionSettings
 from orchestrator.store import Store
 from sim.alert_system import SimAlertSystem
 from sim.pace import PaceGovernor, keep_pace
@@ -41,6 +41,11 @@ if TYPE_CHECKING:
     from sim.world import SimWorld
 
 log = logging.getLogger("dronepatrol.demo")
+
+DJI_MODEL = "M3TD"
+"""The simulated DJI docks' aircraft: a Dock 2's thermal Mavic 3, as the district buys."""
+DEMO_DJI_AIRPORTS = ("xili", "taoyuan", "nantou", "shekou")
+"""The demo's DJI docks (the hill airports and one more); the other four fly MAVLink."""
 ROLES = ("viewer", "operator", "admin", "integration")
 
 
@@ -56,6 +61,8 @@ class DemoOptions:
     seed: int = 0
     base_port: int | None = None
     """First drone's UDP port (+10 each); None: free ports found at start."""
+    dji_airports: tuple[str, ...] = DEMO_DJI_AIRPORTS
+    """Airports that are DJI docks on the Cloud API (the rest are MAVLink drones)."""
 
 
 def demo_users() -> list[ApiUser]:
@@ -113,11 +120,16 @@ async def simulated_district(
     vision: VisionSettings | None = None,
     video: bool = False,
     pace: bool = False,
+    dji_airports: list[str] | None = None,
 ) -> AsyncIterator[District]:
     """The simulator and the service, connected over MQTT and MAVLink/UDP, started; the
     scheduler is not running yet (call `service.run(stop)`). With `video`, every drone's
     camera streams MJPEG while the dashboard watches it. With `pace`, the simulator slows
-    its speed-up when the machine cannot hold it (`sim.pace`), as the demo does."""
+    its speed-up when the machine cannot hold it (`sim.pace`), as the demo does. The
+    `dji_airports` are DJI docks (`sim.dji_dock`) on DJI's Cloud API instead of MAVLink
+    drones with our own docks; the service serves their waylines once `service.kmz_url`
+    is set (the demo sets it to its API's address)."""
+    from sim.dji_dock import DjiDockEmulator
     from sim.dock.bus import DockBus
     from sim.video.mjpeg import MjpegServer
     from sim.video.service import VideoService
@@ -125,9 +137,13 @@ async def simulated_district(
 
     broker = None
     users: list[BusUser] | None = None
+    dji = [a for a in dji_airports or [] if a in scenario.airports and (airports is None or a in airports)]
+    if dji:
+        airports = [a for a in (airports or list(scenario.airports)) if a not in dji]
+    dji_logins = {a: dji_dock_user(a, f"SIMDOCK{a.upper()}", f"SIMAIR{a.upper()}") for a in dji}
     if mqtt is None:
         # Fresh passwords each run, as the API tokens; written for whoever joins the bus.
-        users = generate_users(list(scenario.airports))
+        users = generate_users(airports or list(scenario.airports)) + list(dji_logins.values())
         save_users(data_dir / USERS_FILE, users)
         broker = EmbeddedBroker(host, users=users)
         address = await broker.start()
@@ -161,7 +177,30 @@ async def simulated_district(
         video={a: server.url(a) for a in world.vehicles} if server is not None else None,
         video_watch=watch,
         vision=vision,
+        dji_docks={a: DjiDockSettings(dock_sn=u.serials[0], model=DJI_MODEL) for a, u in dji_logins.items()},
     )
+
+    def station(airport: str) -> Callable[[], tuple[float, float]]:
+        def now() -> tuple[float, float]:
+            w = world.forecast.at(world.clock.now())
+            return max(w.wind_ms, w.gust_ms * 0.8), w.rain_mm_h
+
+        return now
+
+    emulators = [
+        DjiDockEmulator(
+            address.login(u.name, u.password) if users is not None else address,
+            u.serials[0],
+            u.serials[1],
+            DJI_MODEL,
+            scenario.airports[a].lat,
+            scenario.airports[a].lon,
+            scenario.airports[a].elevation_m,
+            speedup=speedup,
+            weather=station(a),
+        )
+        for a, u in dji_logins.items()
+    ]
     sim_stop = asyncio.Event()
     sim_tasks: list[asyncio.Task[None]] = []
     try:
@@ -170,10 +209,13 @@ async def simulated_district(
         sim_tasks = [asyncio.create_task(world.run(sim_stop)), asyncio.create_task(docks.run(sim_stop))]
         if cameras is not None:
             sim_tasks.append(asyncio.create_task(cameras.run(sim_stop)))
+        sim_tasks += [asyncio.create_task(e.run(sim_stop)) for e in emulators]
         if pace:
             governor = PaceGovernor(speedup, floor=min(speedup, 5.0))
             sim_tasks.append(asyncio.create_task(keep_pace(world.clock, governor, sim_stop, _say_pace)))
         await asyncio.wait_for(docks.connected.wait(), 10)
+        for e in emulators:
+            await asyncio.wait_for(e.connected.wait(), 10)
         await service.start(scenario.day_start())
         if broker is not None:
             service.broker_gate = broker.gate
@@ -212,11 +254,13 @@ async def run_demo(scenario: Scenario, opts: DemoOptions, stop: asyncio.Event | 
         seed=opts.seed,
         video=True,
         base_port=opts.base_port,
+        dji_airports=list(opts.dji_airports),
     ) as district:
         service, store = district.service, district.store
         set_log_clock(service.clock)  # the log speaks the day's (simulated) time, wall time beside it
         api = ApiServer(service, users, opts.host, opts.port)
         await api.start()
+        service.kmz_url = f"{api.url}/dji/kmz"  # where the DJI docks download their waylines
         try:
             print(f"api: {api.url}/api/v1", flush=True)
             print(f"dashboard: {api.url}/", flush=True)
@@ -225,7 +269,8 @@ async def run_demo(scenario: Scenario, opts: DemoOptions, stop: asyncio.Event | 
                 print(f"token {u.role}: {u.token}", flush=True)
             print(f"mqtt: {district.mqtt.url} (users and passwords: {opts.data_dir / USERS_FILE})", flush=True)
             print(
-                f"simulating {len(service.links)} airports from {start:%Y-%m-%d %H:%M} to {end:%H:%M} "
+                f"simulating {len(service.links)} MAVLink airports and {len(service.fleet.dji_models)} DJI docks "
+                f"from {start:%Y-%m-%d %H:%M} to {end:%H:%M} "
                 f"at {opts.speedup:g}x (about {opts.hours * 3600 / opts.speedup / 60:.0f} min); Ctrl-C stops",
                 flush=True,
             )

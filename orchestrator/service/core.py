@@ -175,6 +175,7 @@ class Service:
         self.vision = ServiceVision(vision)
         """The settings' detector and thresholds, one model shared by the live view and the watch."""
         self.live = LiveView(video or {}, vision=self.vision, on_watch=video_watch)
+        self.alerts.has_video = lambda drone: drone in self.live.urls or not self.live.urls
         if self.live.urls:
             self.alerts.snapshot = self.live.snapshot
             self.alerts.evidence_dir = data_dir / "evidence"
