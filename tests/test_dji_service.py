@@ -26,7 +26,7 @@ from tests.apiserver import USERS
 
 pytestmark = pytest.mark.slow
 DOCK, AIRCRAFT = "7CTXN00000001", "1581F5BK0000A1"
-SPEEDUP = 60.0
+SPEEDUP = 120.0
 
 
 def test_a_dji_dock_flies_its_planned_sortie_through_the_cloud_api(scenario: Scenario, tmp_path: Path) -> None:

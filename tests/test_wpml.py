@@ -23,7 +23,7 @@ from missions.formats.wpml import (
     read_kmz,
     write_kmz,
 )
-from missions.planner import plan_day
+from missions.planner import DayPlan, plan_day
 from missions.scenario import Scenario
 from orchestrator.cli import main
 
@@ -49,8 +49,12 @@ def test_the_real_dji_files_are_read(shared_data: Path) -> None:
     assert problems(waypoint, drone="M3D") == ["written for drone 77/1, the dock flies a M3D"]
 
 
-def _a_sortie(scenario: Scenario) -> tuple[list[MissionItem], float, float]:
-    plan = plan_day(scenario, scenario.day_start(), 24)
+@pytest.fixture(scope="module")
+def day(scenario: Scenario) -> DayPlan:
+    return plan_day(scenario, scenario.day_start(), 24)
+
+
+def _a_sortie(scenario: Scenario, plan: DayPlan) -> tuple[list[MissionItem], float, float]:
     s = next(s for s in plan.sorties if s.patrol_id and any(w.hold_s > 0 for w in s.sortie.waypoints))
     ap = scenario.airports[s.airport_id]
     return (
@@ -61,8 +65,10 @@ def _a_sortie(scenario: Scenario) -> tuple[list[MissionItem], float, float]:
 
 
 @pytest.mark.parametrize("drone", sorted(DOCK_DRONES))
-def test_a_planned_sortie_is_a_wayline_a_dock_accepts_and_reads_back(scenario: Scenario, drone: str) -> None:
-    items, pad, cruise = _a_sortie(scenario)
+def test_a_planned_sortie_is_a_wayline_a_dock_accepts_and_reads_back(
+    scenario: Scenario, day: DayPlan, drone: str
+) -> None:
+    items, pad, cruise = _a_sortie(scenario, day)
     mission = from_items(items, pad, drone, rth_height_m=60, transit_speed=cruise)
     assert problems(mission, drone=drone) == []
     data = write_kmz(mission)
