@@ -73,6 +73,8 @@ def test_coverage_json_and_png(tmp_path: Path, capsys: pytest.CaptureFixture[str
         (["sim", "fault", "--mqtt", "mqtt://127.0.0.1:1", "--airport", "mars", "--kind", "gust"], "unknown airport"),
         (["sim", "fault", "--mqtt", "mqtt://127.0.0.1:1", "--airport", "xili", "--kind", "gust"], "Connection refused"),
         (["vision", "run", "http://127.0.0.1:1/x.mjpg", "--first-frame-wait", "1"], "no frame in 1 s"),
+        (["demo", "--dji", "xili,mars", "--port", "0"], "--dji: unknown airport(s) mars"),
+        (["kmz", "/nonexistent/route.kmz"], "/nonexistent/route.kmz"),
     ],
 )
 def test_bad_input_exits_2_with_a_reason(argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]) -> None:
