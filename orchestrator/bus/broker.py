@@ -93,25 +93,11 @@ class EmbeddedBroker:
             broker_access.unregister(self.gate)
 
 
-class _Snapshots(dict):  # type: ignore[type-arg]
-    """amqtt's table of subscriptions, iterated over a copy: its broadcast loop awaits
-    inside `for ... in self._subscriptions.items()`, and a client subscribing to a new
-    filter meanwhile ended that loop with "dictionary changed size during iteration",
-    losing the message for every subscriber not yet served."""
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(list(super().keys()))
-
-    def items(self):  # type: ignore[no-untyped-def]
-        return list(super().items())
-
-
 def _broker_class() -> Any:
-    """amqtt's Broker, with three changes.
+    """amqtt's Broker, with two changes.
 
     - Each client's socket is closed when its session ends (amqtt leaves it for the
       garbage collector, which then warns about an unclosed transport).
-    - Its subscriptions are iterated over a copy (`_Snapshots`).
     - With a gate, the CONNECT is checked (login, who owns the client id, the will's topic)
       before amqtt looks up the session: amqtt would otherwise take over or wipe the session
       of a connected client that uses the same id, and only then refuse the newcomer's
@@ -128,7 +114,6 @@ def _broker_class() -> Any:
         def __init__(self, config: dict[str, Any], gate: BusGate | None) -> None:
             super().__init__(config)
             self.gate = gate
-            self._subscriptions = _Snapshots(self._subscriptions)  # type: ignore[has-type]
 
         async def stream_connected(self, reader, writer, listener_name):  # type: ignore[no-untyped-def]
             try:
