@@ -6,6 +6,7 @@ leaves the alert unserved with the drone's reason."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from orchestrator.alerts.inbound import AlertIn
 from orchestrator.executor.sortie import diverted_limits
 from orchestrator.store import Store
 from orchestrator.store.records import AlertRow
+from tests.simbus import eventually
 
 SPOT = {"lat": 22.5450, "lon": 113.9560}
 FAR = {"lat": 22.5000, "lon": 113.9200}
@@ -76,12 +78,8 @@ def desk(scenario: Scenario, tmp_path: Path) -> tuple[AlertDesk, SlowUploads]:
     return AlertDesk(store, fake, now), fake  # type: ignore[arg-type]
 
 
-async def _until(check: object, what: str) -> None:
-    for _ in range(200):
-        if callable(check) and check():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError(f"never happened: {what}")
+async def _until(check: Callable[[], bool], what: str) -> None:
+    assert await eventually(check, 2, every=0), f"never happened: {what}"
 
 
 def test_a_second_alert_is_decided_while_the_first_drone_is_still_taking_its_mission(

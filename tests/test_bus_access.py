@@ -33,6 +33,7 @@ from orchestrator.bus.users import (
     user_for,
     users_at_first_start,
 )
+from tests.simbus import eventually
 
 AIRPORTS = ["xili", "taoyuan"]
 
@@ -321,10 +322,7 @@ def test_a_dji_dock_speaks_only_under_its_own_serial_numbers(tmp_path: Path) -> 
                 await dock.publish(f"thing/product/{dock_sn}/osd", b"real", qos=1)
                 await dock.publish(f"thing/product/{aircraft_sn}/osd", b"aircraft", qos=1)
                 await asyncio.wait_for(second.wait(), 10)
-                for _ in range(100):  # the aircraft's, published after, arrives after
-                    if len(got) >= 2:
-                        break
-                    await asyncio.sleep(0.05)
+                await eventually(lambda: len(got) >= 2, 5)  # the aircraft's, published after, arrives after
             finally:
                 await dock.__aexit__(None, None, None)
             assert got == [(f"thing/product/{dock_sn}/osd", b"real"), (f"thing/product/{aircraft_sn}/osd", b"aircraft")]

@@ -23,6 +23,7 @@ from orchestrator.bus.dji_docks import DjiDocks, DockRefused
 from orchestrator.executor.dji_sortie import DjiSortieRunner
 from orchestrator.executor.sortie import SortieOrder, SortieRecord, SortieState
 from sim.dji_dock import DjiDockEmulator
+from tests.simbus import eventually
 
 DOCK, AIRCRAFT = "7CTXN00000001", "1581F5BK0000A1"
 PAD = (22.5400, 113.9480, 12.0)  # yuehai
@@ -85,10 +86,8 @@ async def _world(storage: Storage, **emulator: object):  # type: ignore[no-untyp
     stop = asyncio.Event()
     task = asyncio.create_task(dock.run(stop))
     await asyncio.wait_for(dock.connected.wait(), 10)
-    for _ in range(100):
-        if docks.views["yuehai"].aircraft_sn:
-            break
-        await asyncio.sleep(0.05)
+    view = docks.views["yuehai"]
+    await docks.wait_for(lambda: bool(view.aircraft_sn and view.aircraft) and view.dock is not None, 10)
     return broker, bus, docks, dock, stop, task
 
 
@@ -114,10 +113,8 @@ def test_a_wayline_is_prepared_executed_flown_and_reported_done(storage: Storage
                 return p.done
 
             await docks.wait_progress("yuehai", "f-1", note, 60)
-            for _ in range(60):  # the dock's OSD after landing
-                if view.dock is not None and view.dock.drone_in_dock and view.dock.lid == "closed":
-                    break
-                await asyncio.sleep(0.1)
+            landed = lambda: view.dock is not None and view.dock.drone_in_dock and view.dock.lid == "closed"  # noqa: E731
+            await docks.wait_for(landed, 6)  # the dock's OSD after landing
             return seen, docks, dock
         finally:
             await _close(broker, bus, stop, task)
@@ -187,10 +184,7 @@ def test_forged_malformed_and_stranger_messages_are_refused_and_change_nothing(s
             ]  # fmt: skip
             for t, payload in hostile:
                 await bus.publish(t, payload)
-            for _ in range(100):
-                if sum(docks.refused.values()) >= len(hostile):
-                    break
-                await asyncio.sleep(0.05)
+            await eventually(lambda: sum(docks.refused.values()) >= len(hostile), 5)  # refusals change no view
             after = {"dock": view.dock, "aircraft": dict(view.aircraft), "faults": list(view.faults)}
             return docks, {"before": before, "after": after}
         finally:
@@ -218,19 +212,11 @@ def test_a_sortie_from_a_dji_dock_goes_through_the_states_a_mavlink_one_does(sto
     async def run() -> tuple[list[SortieRecord], DjiDockEmulator]:
         broker, bus, docks, dock, stop, task = await _world(storage)
         try:
-            for _ in range(50):
-                if docks.views["yuehai"].dock is not None:
-                    break
-                await asyncio.sleep(0.05)
             clock = lambda: datetime.now(UTC)  # noqa: E731
             runner = DjiSortieRunner(docks, "yuehai", "M3D", PAD[2], clock, speedup=40)
             flown = await runner.fly(_order("yuehai.patrol-1"))
             dock.wind_ms = 14.0  # the next OSD says so
-            for _ in range(50):
-                view = docks.views["yuehai"].dock
-                if view is not None and view.wind_ms == 14.0:
-                    break
-                await asyncio.sleep(0.05)
+            await docks.wait_for(lambda: getattr(docks.views["yuehai"].dock, "wind_ms", None) == 14.0, 3)
             windy = await runner.fly(_order("yuehai.patrol-2"))
             return [flown, windy], dock
         finally:

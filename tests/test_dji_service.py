@@ -23,6 +23,7 @@ from orchestrator.settings import DjiDockSettings
 from orchestrator.store import Store
 from sim.dji_dock import DjiDockEmulator
 from tests.apiserver import USERS
+from tests.simbus import eventually
 
 pytestmark = pytest.mark.slow
 DOCK, AIRCRAFT = "7CTXN00000001", "1581F5BK0000A1"
@@ -52,27 +53,19 @@ def test_a_dji_dock_flies_its_planned_sortie_through_the_cloud_api(scenario: Sce
         dock = DjiDockEmulator(address, DOCK, AIRCRAFT, "M3D", pad.lat, pad.lon, pad.elevation_m, speedup=SPEEDUP)
         stop = asyncio.Event()
         dock_task = asyncio.create_task(dock.run(stop))
-        phases: list[str] = []
         try:
             await asyncio.wait_for(dock.connected.wait(), 10)
             await svc.start(scenario.day_start())
             runner = asyncio.create_task(svc.run(stop))
             first = min((r for r in store.sorties() if r.airport == "yuehai"), key=lambda r: r.planned_launch)
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                phase = svc.fleet.snapshot("yuehai").phase.value
-                if not phases or phases[-1] != phase:
-                    phases.append(phase)
-                row = store.sortie(first.id)
-                if row is not None and row.state in ("completed", "failed", "held"):
-                    break
-                await asyncio.sleep(0.05)
+            ended = lambda: (r := store.sortie(first.id)) is not None and r.state in ("completed", "failed", "held")  # noqa: E731
+            assert await eventually(ended, 120), store.sortie(first.id)
             stop.set()
             await runner
             return {
                 "row": store.sortie(first.id),
                 "transitions": [t.new for t in store.transitions("sortie", first.id)],
-                "phases": phases,
+                "phases": [t.new for t in store.transitions("drone", "yuehai")],
                 "calls": list(dock.calls),
                 "kmz": sorted(p.name for p in (tmp_path / "kmz").glob("*.kmz")),
                 "refused": dict(svc.dji.refused) if svc.dji else None,

@@ -128,8 +128,13 @@ class DjiDocks:
             p = view.progress.get(flight_id)
             if p is not None and until(p):
                 return p
-            async with self._changed:
-                await asyncio.wait_for(self._changed.wait_for(news), timeout_s)
+            await self.wait_for(news, timeout_s)
+
+    async def wait_for(self, condition: Callable[[], bool], timeout_s: float) -> None:
+        """Until `condition` holds over what the docks have said (TimeoutError after
+        `timeout_s`): checked again after every message taken, no polling."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(condition), timeout_s)
 
     # ---- what the docks send ---------------------------------------------------------------
     async def _on_message(self, topic_name: str, payload: bytes) -> None:
