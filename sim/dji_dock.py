@@ -39,7 +39,6 @@ PREP_STEPS = (6, 7, 16, 17, 18, 20, 23, 24)
 """Work mode, lid, KMZ download and upload, parameters, home point, trigger (`current_step`)."""
 HOME_STEPS = (26, 27, 28, 29)
 CLIMB_MS = 5.0
-MODELS = {"M3D": ("0-91-0", 91, 0), "M3TD": ("0-91-1", 91, 1), "M4D": ("0-100-0", 100, 0), "M4TD": ("0-100-1", 100, 1)}
 
 
 @dataclass
@@ -109,8 +108,8 @@ class DjiDockEmulator:
                 log.warning("dock %s: unreadable call: %s", self.dock_sn, exc)
 
     def _topo(self) -> dict[str, Any]:
-        _, t, sub = MODELS[self.model]
-        aircraft = {"sn": self.aircraft_sn, "domain": 0, "type": t, "sub_type": sub, "index": "A"}
+        d = wpml.DOCK_DRONES[self.model]
+        aircraft = {"sn": self.aircraft_sn, "domain": 0, "type": d.drone_enum, "sub_type": d.drone_sub, "index": "A"}
         return {
             "domain": 3,
             "type": 2,

@@ -63,11 +63,7 @@ class DjiSortieRunner:
         self._home = False
 
     def _record(self, rec: SortieRecord, state: SortieState, reason: str) -> None:
-        step = Step(self.clock(), state, reason)
-        rec.steps.append(step)
-        log.info("sortie %s (%s, DJI dock): %s — %s", rec.order.id, self.airport, state, reason)
-        if self.on_step is not None:
-            self.on_step(rec, step)
+        rec.record(self.clock(), state, reason, self.on_step)
 
     async def fly(self, order: SortieOrder) -> SortieRecord:
         rec = SortieRecord(order)

@@ -104,6 +104,16 @@ class SortieRecord:
     def state(self) -> SortieState:
         return self.steps[-1].state if self.steps else SortieState.PLANNED
 
+    def record(
+        self, at: datetime, state: SortieState, reason: str, on_step: Callable[[SortieRecord, Step], None] | None
+    ) -> None:
+        """A new state, logged and handed to `on_step` (the scheduler's record of it)."""
+        step = Step(at, state, reason)
+        self.steps.append(step)
+        log.info("sortie %s (%s): %s — %s", self.order.id, self.order.airport, state, reason)
+        if on_step is not None:
+            on_step(self, step)
+
 
 @dataclass(frozen=True)
 class CommandNote:
@@ -196,11 +206,7 @@ class SortieRunner:
         return self._within(self.docks.wait_state(airport, pred, WALL_CAP_S), sim_s, what)
 
     def _record(self, rec: SortieRecord, state: SortieState, reason: str) -> None:
-        step = Step(self.clock(), state, reason)
-        rec.steps.append(step)
-        log.info("sortie %s (%s): %s — %s", rec.order.id, rec.order.airport, state, reason)
-        if self.on_step is not None:
-            self.on_step(rec, step)
+        rec.record(self.clock(), state, reason, self.on_step)
 
     async def fly(self, order: SortieOrder) -> SortieRecord:
         rec = self._rec = SortieRecord(order)
