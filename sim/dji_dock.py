@@ -31,6 +31,7 @@ import httpx
 from missions import dji_cloud as dji
 from missions.bus_access import BrokerAddress
 from missions.formats import wpml
+from missions.formats.wpml_read import read_kmz
 from missions.geo import haversine_m
 
 log = logging.getLogger("dronepatrol.sim.dji")
@@ -181,7 +182,7 @@ class DjiDockEmulator:
         if wpml.fingerprint(kmz) != md5:
             return 314004
         try:
-            mission = wpml.read_kmz(kmz)
+            mission = read_kmz(kmz)
         except wpml.WpmlError as exc:
             log.warning("dock %s: KMZ %s: %s", self.dock_sn, url, exc)
             return 314005

@@ -20,9 +20,9 @@ from missions.formats.wpml import (
     fingerprint,
     from_items,
     problems,
-    read_kmz,
     write_kmz,
 )
+from missions.formats.wpml_read import read_kmz
 from missions.planner import DayPlan, plan_day
 from missions.scenario import Scenario
 from orchestrator.cli import main

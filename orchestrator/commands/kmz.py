@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from missions.formats import geojson, wpml
+from missions.formats.wpml_read import read_kmz
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -44,7 +45,7 @@ def cmd_kmz(args: argparse.Namespace) -> int:
     reports, features, bad = [], [], 0
     for path in args.files:
         try:
-            mission = wpml.read_kmz(path.read_bytes())
+            mission = read_kmz(path.read_bytes())
         except OSError as exc:
             print(f"dronepatrol: error: {path}: {exc.strerror or exc}", file=sys.stderr)
             bad += 1
